@@ -1,0 +1,19 @@
+//! tapedeck's guest: the HTTP policy of `/stream/…`, as plain functions without I/O.
+//!
+//! Each module owns one HTTP concern and takes plain values (`&str`, `u64`), so
+//! `cargo test -p tapedeck-guest` on the host target tests all of the policy. Only the
+//! wasm-only `glue` module touches wasi-http: it reads the request, opens the file through
+//! the host, and calls [`path::resolve`], [`mime::audio_type`], [`etag::strong`] and
+//! [`respond::serve`] (or [`respond::error`]).
+
+pub mod disposition;
+pub mod etag;
+pub mod mime;
+pub mod multipart;
+pub mod path;
+pub mod precondition;
+pub mod range;
+pub mod respond;
+
+#[cfg(target_arch = "wasm32")]
+mod glue;

@@ -1,0 +1,589 @@
+//! Decides the answer to a GET or HEAD of a representation, then renders it as a [`Reply`].
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use crate::precondition::{self, Conditionals, Verdict};
+use crate::range::{self, ByteRange, RangePlan};
+use crate::{disposition, multipart};
+
+/// Files may be re-tagged in place, so caches may keep them but must revalidate before each
+/// use (`no-cache`, RFC 9111 §5.2.2.4); the ETag makes that a cheap 304.
+const CACHE_CONTROL: &str = "public, no-cache";
+
+/// 9999-12-31T23:59:59Z, the last instant an HTTP-date can write (and `httpdate` panics past it).
+const LATEST_HTTP_DATE_SECS: u64 = 253_402_300_799;
+
+/// The methods [`serve`] answers; the glue answers the others with `error(405, …)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// HEAD: the GET answer without its body (RFC 9110 §9.3.2).
+    Head,
+}
+
+/// What the glue knows about the bytes it can send: a file, or its transcode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Representation<'a> {
+    /// The name offered in Content-Disposition, usually the last path segment.
+    pub file_name: &'a str,
+    /// The media type, from [`crate::mime::audio_type`].
+    pub content_type: &'a str,
+    /// The length in bytes.
+    pub len: u64,
+    /// The modification time in whole seconds since the Unix epoch.
+    pub modified_secs: u64,
+    /// The entity-tag, from [`crate::etag::strong`] or [`crate::etag::variant`].
+    pub etag: &'a str,
+}
+
+/// A response for the glue to write as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// Header fields in order, with lower-case names as HTTP/2 and wasi-http want them.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Body,
+}
+
+impl Reply {
+    /// This reply as the answer to `method`: for HEAD, the same status and header fields,
+    /// Content-Length included, without the body (RFC 9110 §9.3.2).
+    pub fn for_method(self, method: Method) -> Self {
+        match method {
+            Method::Get => self,
+            Method::Head => Self {
+                body: Body::Empty,
+                ..self
+            },
+        }
+    }
+}
+
+/// A response body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// No body: HEAD, 304.
+    Empty,
+    /// Bytes made here, such as a JSON error.
+    Literal(Vec<u8>),
+    /// Bytes of the representation, with literal framing between them for multipart replies.
+    Representation(Vec<Chunk>),
+}
+
+/// A piece of a [`Body::Representation`], written in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk {
+    /// Bytes to send as they are.
+    Literal(Vec<u8>),
+    /// `len` bytes of the representation from offset `start`, copied by the glue from the file
+    /// or the transcoder.
+    Span {
+        /// The offset of the first byte.
+        start: u64,
+        /// The number of bytes.
+        len: u64,
+    },
+}
+
+/// The answer decided before rendering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Full,
+    Partial(ByteRange),
+    Multipart(Vec<ByteRange>),
+    NotModified,
+    PreconditionFailed,
+    RangeNotSatisfiable,
+}
+
+/// Answers a GET or HEAD of `rep`: preconditions first (RFC 9110 §13.2.2), then the Range
+/// if they allow it (§14.2), then the status and header fields. HEAD gets exactly GET's status
+/// and header fields, Range included, as Go's `ServeContent` does.
+pub fn serve(
+    method: Method,
+    conditionals: &Conditionals,
+    range: Option<&str>,
+    rep: &Representation,
+) -> Reply {
+    render(decide(conditionals, range, rep), rep).for_method(method)
+}
+
+/// A JSON error `{"error":"<message>"}` with Content-Type and Content-Length; a 405 also gets
+/// `Allow: GET, HEAD`, which RFC 9110 §15.5.6 requires. For HEAD, pass it through
+/// [`Reply::for_method`].
+pub fn error(status: u16, message: &str) -> Reply {
+    let body = format!("{{\"error\":\"{}\"}}", json_escape(message)).into_bytes();
+    let mut headers = vec![
+        ("content-type", "application/json".to_owned()),
+        ("content-length", body.len().to_string()),
+    ];
+    if status == 405 {
+        headers.push(("allow", "GET, HEAD".to_owned()));
+    }
+    Reply {
+        status,
+        headers,
+        body: Body::Literal(body),
+    }
+}
+
+fn decide(conditionals: &Conditionals, range: Option<&str>, rep: &Representation) -> Outcome {
+    match precondition::evaluate(conditionals, rep.etag, last_modified_secs(rep)) {
+        Verdict::PreconditionFailed => Outcome::PreconditionFailed,
+        Verdict::NotModified => Outcome::NotModified,
+        // §13.1.5: when If-Range does not match, the Range is ignored and all of it is sent.
+        Verdict::Proceed { honor_range } => match range.filter(|_| honor_range) {
+            None => Outcome::Full,
+            Some(header) => match range::plan(header, rep.len) {
+                RangePlan::Ignore => Outcome::Full,
+                RangePlan::Single(range) => Outcome::Partial(range),
+                RangePlan::Multi(ranges) => Outcome::Multipart(ranges),
+                RangePlan::Unsatisfiable => Outcome::RangeNotSatisfiable,
+            },
+        },
+    }
+}
+
+fn render(outcome: Outcome, rep: &Representation) -> Reply {
+    match outcome {
+        Outcome::Full => {
+            let span = Chunk::Span {
+                start: 0,
+                len: rep.len,
+            };
+            content(
+                rep,
+                200,
+                rep.content_type.to_owned(),
+                rep.len,
+                None,
+                vec![span],
+            )
+        }
+        // §15.3.7.1: a single part is described by Content-Range in the header section.
+        Outcome::Partial(range) => {
+            let content_range = format!("bytes {}-{}/{}", range.start, range.end, rep.len);
+            let span = Chunk::Span {
+                start: range.start,
+                len: range.len(),
+            };
+            let content_type = rep.content_type.to_owned();
+            content(
+                rep,
+                206,
+                content_type,
+                range.len(),
+                Some(content_range),
+                vec![span],
+            )
+        }
+        // §15.3.7.2: each part carries its own Content-Range; the reply has none.
+        Outcome::Multipart(ranges) => {
+            let framed = multipart::byteranges(rep.etag, rep.content_type, &ranges, rep.len);
+            content(
+                rep,
+                206,
+                framed.media_type,
+                framed.content_length,
+                None,
+                framed.chunks,
+            )
+        }
+        // §15.4.5: a 304 carries the fields a 200 would for cache updates, and no content.
+        Outcome::NotModified => Reply {
+            status: 304,
+            headers: validators(rep),
+            body: Body::Empty,
+        },
+        Outcome::PreconditionFailed => error(412, "Precondition failed"),
+        // §15.5.17: a 416 for byte ranges should say the current length.
+        Outcome::RangeNotSatisfiable => {
+            let mut reply = error(416, "Range not satisfiable");
+            reply
+                .headers
+                .push(("content-range", format!("bytes */{}", rep.len)));
+            reply
+        }
+    }
+}
+
+/// A 200 or 206 carrying (part of) the representation.
+fn content(
+    rep: &Representation,
+    status: u16,
+    content_type: String,
+    content_length: u64,
+    content_range: Option<String>,
+    chunks: Vec<Chunk>,
+) -> Reply {
+    let mut headers = vec![
+        ("content-type", content_type),
+        ("content-length", content_length.to_string()),
+    ];
+    headers.extend(content_range.map(|value| ("content-range", value)));
+    headers.push(("content-disposition", disposition::inline(rep.file_name)));
+    headers.extend(validators(rep));
+    Reply {
+        status,
+        headers,
+        body: Body::Representation(chunks),
+    }
+}
+
+/// The header fields of every 200, 206 and 304.
+fn validators(rep: &Representation) -> Vec<(&'static str, String)> {
+    let modified = UNIX_EPOCH + Duration::from_secs(last_modified_secs(rep));
+    vec![
+        ("accept-ranges", "bytes".to_owned()),
+        ("etag", rep.etag.to_owned()),
+        ("last-modified", httpdate::fmt_http_date(modified)),
+        ("cache-control", CACHE_CONTROL.to_owned()),
+    ]
+}
+
+/// The Last-Modified of `rep` in seconds, clamped to what an HTTP-date can write, so that the
+/// date sent and the date compared with If-Modified-Since are the same.
+fn last_modified_secs(rep: &Representation) -> u64 {
+    rep.modified_secs.min(LATEST_HTTP_DATE_SECS)
+}
+
+/// `text` as the inside of a JSON string (RFC 8259 §7).
+fn json_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => escaped.push_str("\\\""),
+            '\\' => escaped.push_str("\\\\"),
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            c if c < ' ' => escaped.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Body, Chunk, Method, Reply, Representation, error, serve};
+    use crate::disposition;
+    use crate::precondition::Conditionals;
+
+    /// Last-Modified of every row: Wed, 25 Jun 2014 17:12:18 GMT.
+    const T: u64 = 1_403_716_338;
+    const DATE: &str = "Wed, 25 Jun 2014 17:12:18 GMT";
+    const FILE_NAME: &str = "01 - Café.mp3";
+
+    enum Want {
+        /// A representation body whose spans are these (start, len), literals aside.
+        Spans(&'static [(u64, u64)]),
+        /// A JSON error with this message.
+        Json(&'static str),
+        /// No body, even for GET.
+        Nothing,
+    }
+    use Want::{Json, Nothing, Spans};
+
+    struct Case {
+        name: &'static str,
+        len: u64,
+        etag: &'static str,
+        conditionals: Conditionals<'static>,
+        range: Option<&'static str>,
+        status: u16,
+        /// Header fields to check: `None` means the field must be absent.
+        headers: &'static [(&'static str, Option<&'static str>)],
+        body: Want,
+    }
+
+    const NONE: Conditionals<'static> = Conditionals {
+        if_match: None,
+        if_none_match: None,
+        if_modified_since: None,
+        if_unmodified_since: None,
+        if_range: None,
+    };
+    const BASE: Case = Case {
+        name: "",
+        len: 8,
+        etag: r#""A""#,
+        conditionals: NONE,
+        range: None,
+        status: 200,
+        headers: &[],
+        body: Spans(&[(0, 8)]),
+    };
+    const WHOLE: &[(&str, Option<&str>)] = &[
+        ("content-type", Some("audio/mpeg")),
+        ("content-length", Some("8")),
+        ("content-range", None),
+    ];
+    const FIRST_FIVE: &[(&str, Option<&str>)] = &[
+        ("content-type", Some("audio/mpeg")),
+        ("content-length", Some("5")),
+        ("content-range", Some("bytes 0-4/8")),
+    ];
+    const NOT_MODIFIED: &[(&str, Option<&str>)] =
+        &[("content-length", None), ("content-type", None)];
+
+    /// Rows named `go:` are net/http's `TestServeContent` cases on its 8-byte style.css.
+    #[rustfmt::skip]
+    const CASES: &[Case] = &[
+        Case { name: "go: with_last_modified", headers: WHOLE, ..BASE },
+        Case { name: "go: not_modified_modtime", conditionals: Conditionals { if_modified_since: Some(DATE), ..NONE }, status: 304, headers: NOT_MODIFIED, body: Nothing, ..BASE },
+        Case { name: "go: not_modified_etag", conditionals: Conditionals { if_none_match: Some(r#""A""#), ..NONE }, status: 304, headers: NOT_MODIFIED, body: Nothing, ..BASE },
+        Case { name: "go: not_modified_etag_no_seek", conditionals: Conditionals { if_none_match: Some(r#""baz", W/"A""#), ..NONE }, status: 304, headers: NOT_MODIFIED, body: Nothing, ..BASE },
+        Case { name: "go: if_none_match_mismatch", conditionals: Conditionals { if_none_match: Some(r#""a""#), ..NONE }, headers: WHOLE, ..BASE },
+        Case { name: "go: if_none_match_malformed", conditionals: Conditionals { if_none_match: Some(","), ..NONE }, headers: WHOLE, ..BASE },
+        Case { name: "go: range_good", range: Some("bytes=0-4"), status: 206, headers: FIRST_FIVE, body: Spans(&[(0, 5)]), ..BASE },
+        Case { name: "go: range_match", conditionals: Conditionals { if_range: Some(r#""A""#), ..NONE }, range: Some("bytes=0-4"), status: 206, headers: FIRST_FIVE, body: Spans(&[(0, 5)]), ..BASE },
+        Case { name: "go: range_match_weak_etag", etag: r#"W/"A""#, conditionals: Conditionals { if_range: Some(r#"W/"A""#), ..NONE }, range: Some("bytes=0-4"), headers: WHOLE, ..BASE },
+        Case { name: "go: range_no_overlap", range: Some("bytes=10-20"), status: 416, headers: &[("content-range", Some("bytes */8")), ("content-type", Some("application/json")), ("etag", None)], body: Json("Range not satisfiable"), ..BASE },
+        Case { name: "go: range_no_match", conditionals: Conditionals { if_range: Some(r#""B""#), ..NONE }, range: Some("bytes=0-4"), headers: WHOLE, ..BASE },
+        Case { name: "go: range_with_modtime", conditionals: Conditionals { if_range: Some(DATE), ..NONE }, range: Some("bytes=0-4"), status: 206, headers: FIRST_FIVE, body: Spans(&[(0, 5)]), ..BASE },
+        Case { name: "go: range_with_modtime_mismatch", conditionals: Conditionals { if_range: Some("Wed, 25 Jun 2014 17:12:19 GMT"), ..NONE }, range: Some("bytes=0-4"), headers: WHOLE, ..BASE },
+        Case { name: "go: ifmatch_matches", conditionals: Conditionals { if_match: Some(r#""Z", "A""#), ..NONE }, headers: WHOLE, ..BASE },
+        Case { name: "go: ifmatch_star", conditionals: Conditionals { if_match: Some("*"), ..NONE }, headers: WHOLE, ..BASE },
+        Case { name: "go: ifmatch_failed", conditionals: Conditionals { if_match: Some(r#""B""#), ..NONE }, status: 412, headers: &[("content-type", Some("application/json")), ("etag", None)], body: Json("Precondition failed"), ..BASE },
+        Case { name: "go: ifmatch_fails_on_weak_etag", etag: r#"W/"A""#, conditionals: Conditionals { if_match: Some(r#"W/"A""#), ..NONE }, status: 412, body: Json("Precondition failed"), ..BASE },
+        Case { name: "go: if_unmodified_since_true", conditionals: Conditionals { if_unmodified_since: Some(DATE), ..NONE }, headers: WHOLE, ..BASE },
+        Case { name: "go: if_unmodified_since_false", conditionals: Conditionals { if_unmodified_since: Some("Wed, 25 Jun 2014 17:12:16 GMT"), ..NONE }, status: 412, body: Json("Precondition failed"), ..BASE },
+        Case { name: "If-None-Match *", conditionals: Conditionals { if_none_match: Some("*"), ..NONE }, status: 304, headers: NOT_MODIFIED, body: Nothing, ..BASE },
+        Case { name: "Chromium's first request", range: Some("bytes=0-"), status: 206, headers: &[("content-length", Some("8")), ("content-range", Some("bytes 0-7/8"))], body: Spans(&[(0, 8)]), ..BASE },
+        Case { name: "suffix range", range: Some("bytes=-3"), status: 206, headers: &[("content-length", Some("3")), ("content-range", Some("bytes 5-7/8"))], body: Spans(&[(5, 3)]), ..BASE },
+        Case { name: "malformed Range is ignored", range: Some("bytes=4-2"), headers: WHOLE, ..BASE },
+        Case { name: "other unit is ignored", range: Some("items=0-1"), headers: WHOLE, ..BASE },
+        Case { name: "precondition before range", conditionals: Conditionals { if_match: Some(r#""B""#), ..NONE }, range: Some("bytes=0-4"), status: 412, body: Json("Precondition failed"), ..BASE },
+        Case { name: "not modified before range", conditionals: Conditionals { if_none_match: Some(r#""A""#), ..NONE }, range: Some("bytes=0-4"), status: 304, headers: NOT_MODIFIED, body: Nothing, ..BASE },
+        Case { name: "If-Range mismatch turns 416 into 200", conditionals: Conditionals { if_range: Some(r#""B""#), ..NONE }, range: Some("bytes=10-20"), headers: WHOLE, ..BASE },
+        Case { name: "If-Range weak tag of strong etag", conditionals: Conditionals { if_range: Some(r#"W/"A""#), ..NONE }, range: Some("bytes=0-4"), headers: WHOLE, ..BASE },
+        Case { name: "If-Range without Range", conditionals: Conditionals { if_range: Some(r#""B""#), ..NONE }, headers: WHOLE, ..BASE },
+        Case { name: "empty file", len: 0, headers: &[("content-length", Some("0"))], body: Spans(&[(0, 0)]), ..BASE },
+        Case { name: "empty file with Range", len: 0, range: Some("bytes=0-"), status: 416, headers: &[("content-range", Some("bytes */0"))], body: Json("Range not satisfiable"), ..BASE },
+        Case { name: "two distant ranges", len: 1000, range: Some("bytes=0-9,990-999"), status: 206, headers: &[("content-range", None)], body: Spans(&[(0, 10), (990, 10)]), ..BASE },
+        Case { name: "near ranges coalesce", len: 1000, range: Some("bytes=0-9,50-59"), status: 206, headers: &[("content-range", Some("bytes 0-59/1000"))], body: Spans(&[(0, 60)]), ..BASE },
+        Case { name: "33 parts are too many", len: 10_000, range: Some("bytes=0-0,200-200,400-400,600-600,800-800,1000-1000,1200-1200,1400-1400,1600-1600,1800-1800,2000-2000,2200-2200,2400-2400,2600-2600,2800-2800,3000-3000,3200-3200,3400-3400,3600-3600,3800-3800,4000-4000,4200-4200,4400-4400,4600-4600,4800-4800,5000-5000,5200-5200,5400-5400,5600-5600,5800-5800,6000-6000,6200-6200,6400-6400"), body: Spans(&[(0, 10_000)]), ..BASE },
+    ];
+
+    fn header<'r>(reply: &'r Reply, name: &str) -> Option<&'r str> {
+        reply
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    fn chunks(reply: &Reply) -> &[Chunk] {
+        match &reply.body {
+            Body::Representation(chunks) => chunks,
+            other => panic!("expected a representation body, got {other:?}"),
+        }
+    }
+
+    fn body_len(chunks: &[Chunk]) -> u64 {
+        chunks
+            .iter()
+            .map(|chunk| match chunk {
+                Chunk::Literal(bytes) => bytes.len() as u64,
+                Chunk::Span { len, .. } => *len,
+            })
+            .sum()
+    }
+
+    #[test]
+    fn serve_table_for_get_and_head() {
+        for case in CASES {
+            let name = case.name;
+            let rep = Representation {
+                file_name: FILE_NAME,
+                content_type: "audio/mpeg",
+                len: case.len,
+                modified_secs: T,
+                etag: case.etag,
+            };
+            let get = serve(Method::Get, &case.conditionals, case.range, &rep);
+            assert_eq!(get.status, case.status, "{name}");
+            for &(field, want) in case.headers {
+                assert_eq!(header(&get, field), want, "{name}: {field}");
+            }
+            if matches!(get.status, 200 | 206 | 304) {
+                assert_eq!(header(&get, "etag"), Some(case.etag), "{name}");
+                assert_eq!(header(&get, "last-modified"), Some(DATE), "{name}");
+                assert_eq!(
+                    header(&get, "cache-control"),
+                    Some("public, no-cache"),
+                    "{name}"
+                );
+                assert_eq!(header(&get, "accept-ranges"), Some("bytes"), "{name}");
+            }
+            if matches!(get.status, 200 | 206) {
+                let length = body_len(chunks(&get)).to_string();
+                assert_eq!(
+                    header(&get, "content-length"),
+                    Some(length.as_str()),
+                    "{name}"
+                );
+                let disposition = disposition::inline(FILE_NAME);
+                assert_eq!(
+                    header(&get, "content-disposition"),
+                    Some(disposition.as_str()),
+                    "{name}"
+                );
+                assert!(header(&get, "content-type").is_some(), "{name}");
+            }
+            match case.body {
+                Spans(want) => {
+                    let spans: Vec<(u64, u64)> = chunks(&get)
+                        .iter()
+                        .filter_map(|chunk| match chunk {
+                            Chunk::Span { start, len } => Some((*start, *len)),
+                            Chunk::Literal(_) => None,
+                        })
+                        .collect();
+                    assert_eq!(spans, want, "{name}");
+                }
+                Json(message) => {
+                    let json = format!(r#"{{"error":"{message}"}}"#).into_bytes();
+                    assert_eq!(get.body, Body::Literal(json), "{name}");
+                    assert_eq!(
+                        header(&get, "content-type"),
+                        Some("application/json"),
+                        "{name}"
+                    );
+                }
+                Nothing => assert_eq!(get.body, Body::Empty, "{name}"),
+            }
+            let head = serve(Method::Head, &case.conditionals, case.range, &rep);
+            assert_eq!(
+                head,
+                Reply {
+                    body: Body::Empty,
+                    ..get
+                },
+                "{name}: HEAD mirrors GET"
+            );
+        }
+    }
+
+    fn rep(len: u64, modified_secs: u64) -> Representation<'static> {
+        Representation {
+            file_name: FILE_NAME,
+            content_type: "audio/flac",
+            len,
+            modified_secs,
+            etag: r#""A""#,
+        }
+    }
+
+    #[test]
+    fn multipart_reply_announces_its_boundary_and_exact_length() {
+        let get = serve(
+            Method::Get,
+            &Conditionals::default(),
+            Some("bytes=-1,0-0"),
+            &rep(1000, T),
+        );
+        let content_type = header(&get, "content-type").unwrap();
+        let boundary = content_type
+            .strip_prefix("multipart/byteranges; boundary=")
+            .unwrap();
+        let Some(Chunk::Literal(first)) = chunks(&get).first() else {
+            panic!("no part header")
+        };
+        let first = String::from_utf8(first.clone()).unwrap();
+        assert_eq!(
+            first,
+            format!(
+                "--{boundary}\r\nContent-Type: audio/flac\r\nContent-Range: bytes 0-0/1000\r\n\r\n"
+            )
+        );
+        let length = body_len(chunks(&get)).to_string();
+        assert_eq!(header(&get, "content-length"), Some(length.as_str()));
+        let head = serve(
+            Method::Head,
+            &Conditionals::default(),
+            Some("bytes=-1,0-0"),
+            &rep(1000, T),
+        );
+        assert_eq!(head.headers, get.headers);
+    }
+
+    #[test]
+    fn last_modified_at_the_epoch_and_far_future_clamped() {
+        let epoch = serve(Method::Get, &Conditionals::default(), None, &rep(8, 0));
+        assert_eq!(
+            header(&epoch, "last-modified"),
+            Some("Thu, 01 Jan 1970 00:00:00 GMT")
+        );
+        let future = serve(
+            Method::Get,
+            &Conditionals::default(),
+            None,
+            &rep(8, u64::MAX),
+        );
+        assert_eq!(
+            header(&future, "last-modified"),
+            Some("Fri, 31 Dec 9999 23:59:59 GMT")
+        );
+        let revalidate = Conditionals {
+            if_modified_since: Some("Fri, 31 Dec 9999 23:59:59 GMT"),
+            ..NONE
+        };
+        assert_eq!(
+            serve(Method::Get, &revalidate, None, &rep(8, u64::MAX)).status,
+            304
+        );
+    }
+
+    #[test]
+    fn error_is_json_with_exact_length() {
+        let reply = error(404, "File not found");
+        assert_eq!(reply.status, 404);
+        assert_eq!(
+            reply.body,
+            Body::Literal(br#"{"error":"File not found"}"#.to_vec())
+        );
+        assert_eq!(
+            reply.headers,
+            [
+                ("content-type", "application/json".to_owned()),
+                ("content-length", "26".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn error_message_is_escaped_as_a_json_string() {
+        let reply = error(500, "a \"quoted\" \\ path\nwith\ttabs\r\u{1}\u{1f} é 日本");
+        let want = r#"{"error":"a \"quoted\" \\ path\nwith\ttabs\r\u0001\u001f é 日本"}"#;
+        assert_eq!(reply.body, Body::Literal(want.as_bytes().to_vec()));
+        assert_eq!(
+            header(&reply, "content-length"),
+            Some(want.len().to_string().as_str())
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_lists_get_and_head() {
+        assert_eq!(
+            header(&error(405, "Method not allowed"), "allow"),
+            Some("GET, HEAD")
+        );
+        assert_eq!(header(&error(404, "File not found"), "allow"), None);
+    }
+
+    #[test]
+    fn error_for_head_keeps_its_fields_and_drops_its_body() {
+        let get = error(404, "File not found");
+        let head = get.clone().for_method(Method::Head);
+        assert_eq!(
+            (head.status, &head.headers, &head.body),
+            (404, &get.headers, &Body::Empty)
+        );
+        assert_eq!(get.clone().for_method(Method::Get), get);
+    }
+}

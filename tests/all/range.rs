@@ -1,0 +1,446 @@
+//! Range requests (RFC 9110 §14): single and multiple ranges, unsatisfiable and malformed
+//! ones, amplification, the way Chromium asks, and offsets past 4 GiB.
+
+use crate::support::http::{self, Response, parse_byteranges, parse_content_range};
+use crate::support::library::{SMALL, SMALL_LEN, WAV};
+use crate::support::{Library, TestServer, assert_same_bytes};
+
+/// What a Range header must produce on `SMALL` (2000 bytes).
+#[derive(Debug)]
+enum Expect {
+    /// 206 with exactly these inclusive ranges, in order: one range is a plain 206 with
+    /// `Content-Range`; several are `multipart/byteranges`.
+    Ranges(&'static [(u64, u64)]),
+    /// 416 with `Content-Range: bytes */2000`.
+    Unsatisfiable,
+    /// The header is ignored: 200 with the whole file.
+    Ignored,
+}
+
+struct Case {
+    name: &'static str,
+    range: &'static str,
+    expect: Expect,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "first_byte",
+        range: "bytes=0-0",
+        expect: Expect::Ranges(&[(0, 0)]),
+    },
+    Case {
+        name: "bounded",
+        range: "bytes=100-199",
+        expect: Expect::Ranges(&[(100, 199)]),
+    },
+    Case {
+        name: "open_ended",
+        range: "bytes=1500-",
+        expect: Expect::Ranges(&[(1500, 1999)]),
+    },
+    Case {
+        name: "suffix",
+        range: "bytes=-500",
+        expect: Expect::Ranges(&[(1500, 1999)]),
+    },
+    Case {
+        name: "last_byte",
+        range: "bytes=1999-1999",
+        expect: Expect::Ranges(&[(1999, 1999)]),
+    },
+    Case {
+        name: "whole_file_as_range",
+        range: "bytes=0-1999",
+        expect: Expect::Ranges(&[(0, 1999)]),
+    },
+    Case {
+        name: "end_past_eof_is_clamped",
+        range: "bytes=1900-5000",
+        expect: Expect::Ranges(&[(1900, 1999)]),
+    },
+    Case {
+        name: "suffix_longer_than_file",
+        range: "bytes=-5000",
+        expect: Expect::Ranges(&[(0, 1999)]),
+    },
+    // RFC 9110 §14.1: range unit names are case-insensitive.
+    Case {
+        name: "unit_is_case_insensitive",
+        range: "Bytes=10-19",
+        expect: Expect::Ranges(&[(10, 19)]),
+    },
+    Case {
+        name: "two_ranges",
+        range: "bytes=0-9,20-29",
+        expect: Expect::Ranges(&[(0, 9), (20, 29)]),
+    },
+    Case {
+        name: "three_ranges_with_suffix",
+        range: "bytes=0-9,100-199,-5",
+        expect: Expect::Ranges(&[(0, 9), (100, 199), (1995, 1999)]),
+    },
+    Case {
+        name: "spaces_after_commas",
+        range: "bytes=0-9, 20-29",
+        expect: Expect::Ranges(&[(0, 9), (20, 29)]),
+    },
+    // RFC 9110 §14.1.1: only the satisfiable ranges are served.
+    Case {
+        name: "unsatisfiable_member_is_dropped",
+        range: "bytes=5000-6000,0-9",
+        expect: Expect::Ranges(&[(0, 9)]),
+    },
+    Case {
+        name: "start_at_eof",
+        range: "bytes=2000-",
+        expect: Expect::Unsatisfiable,
+    },
+    Case {
+        name: "start_past_eof",
+        range: "bytes=5000-6000",
+        expect: Expect::Unsatisfiable,
+    },
+    Case {
+        name: "zero_suffix",
+        range: "bytes=-0",
+        expect: Expect::Unsatisfiable,
+    },
+    Case {
+        name: "all_members_unsatisfiable",
+        range: "bytes=2000-2001,3000-",
+        expect: Expect::Unsatisfiable,
+    },
+    Case {
+        name: "not_a_number",
+        range: "bytes=abc",
+        expect: Expect::Ignored,
+    },
+    Case {
+        name: "empty_set",
+        range: "bytes=",
+        expect: Expect::Ignored,
+    },
+    Case {
+        name: "lone_dash",
+        range: "bytes=-",
+        expect: Expect::Ignored,
+    },
+    Case {
+        name: "reversed",
+        range: "bytes=5-2",
+        expect: Expect::Ignored,
+    },
+    Case {
+        name: "plus_sign",
+        range: "bytes=+1-2",
+        expect: Expect::Ignored,
+    },
+    Case {
+        name: "three_numbers",
+        range: "bytes=1-2-3",
+        expect: Expect::Ignored,
+    },
+    Case {
+        name: "hex",
+        range: "bytes=0x10-20",
+        expect: Expect::Ignored,
+    },
+    Case {
+        name: "valid_then_garbage",
+        range: "bytes=0-1,abc",
+        expect: Expect::Ignored,
+    },
+    Case {
+        name: "other_unit",
+        range: "pages=0-1",
+        expect: Expect::Ignored,
+    },
+    Case {
+        name: "no_unit",
+        range: "0-1",
+        expect: Expect::Ignored,
+    },
+    Case {
+        name: "space_instead_of_equals",
+        range: "bytes 0-1",
+        expect: Expect::Ignored,
+    },
+    Case {
+        name: "overflowing_number",
+        range: "bytes=0-99999999999999999999999",
+        expect: Expect::Ignored,
+    },
+];
+
+#[test]
+fn range_header_table_for_get_and_head() {
+    let server = TestServer::start(Library::standard());
+    let file = server.library().read(SMALL);
+    assert_eq!(file.len(), SMALL_LEN);
+    for case in CASES {
+        let headers = [("Range", case.range)];
+        let get = server.stream(SMALL, &headers);
+        check(&get, case.range, &case.expect, &file, case.name);
+        let head = server.head(&format!("/stream/{SMALL}"), &headers);
+        assert_eq!(head.status, get.status, "{}: HEAD vs GET", case.name);
+    }
+}
+
+/// Asserts that `response` is what `expect` says for `file`, with exact bytes.
+#[track_caller]
+fn check(response: &Response, range: &str, expect: &Expect, file: &[u8], name: &str) {
+    let len = file.len() as u64;
+    match expect {
+        Expect::Ignored => {
+            assert_eq!(response.status, 200, "{name}: {}", response.summary());
+            assert_same_bytes(&response.body, file, name);
+        }
+        Expect::Unsatisfiable => {
+            assert_eq!(response.status, 416, "{name}: {}", response.summary());
+            assert_eq!(
+                response.header("content-range"),
+                Some(format!("bytes */{len}")),
+                "{name}"
+            );
+            response.expect_json_error();
+        }
+        Expect::Ranges([(first, last)]) => {
+            assert_eq!(response.status, 206, "{name}: {}", response.summary());
+            let content_type = response.header("content-type").unwrap_or_default();
+            if content_type.starts_with("multipart/") && range.contains(',') {
+                // Several ranges asked, one satisfiable: a one-part multipart is allowed too.
+                let parts = multipart(response, file, name);
+                let got: Vec<(u64, u64)> = parts.iter().map(|p| (p.first, p.last)).collect();
+                assert_eq!(got, [(*first, *last)], "{name}: the parts");
+            } else {
+                assert_single_range(response, *first, *last, file, name);
+            }
+        }
+        Expect::Ranges(ranges) => {
+            assert_eq!(response.status, 206, "{name}: {}", response.summary());
+            let parts = multipart(response, file, name);
+            let got: Vec<(u64, u64)> = parts.iter().map(|p| (p.first, p.last)).collect();
+            assert_eq!(got, *ranges, "{name}: the parts");
+        }
+    }
+}
+
+#[track_caller]
+fn assert_single_range(response: &Response, first: u64, last: u64, file: &[u8], name: &str) {
+    let len = file.len() as u64;
+    assert_eq!(
+        response.header("content-range"),
+        Some(format!("bytes {first}-{last}/{len}")),
+        "{name}"
+    );
+    assert_eq!(
+        response.content_length(),
+        last - first + 1,
+        "{name}: Content-Length"
+    );
+    assert_eq!(
+        response.header("content-type").as_deref(),
+        Some("audio/mpeg"),
+        "{name}: Content-Type"
+    );
+    assert_eq!(
+        response.header("accept-ranges").as_deref(),
+        Some("bytes"),
+        "{name}"
+    );
+    assert_same_bytes(&response.body, &file[first as usize..=last as usize], name);
+}
+
+/// Parses a `multipart/byteranges` 206 and checks every part against `file`.
+#[track_caller]
+fn multipart(response: &Response, file: &[u8], name: &str) -> Vec<http::Part> {
+    let content_type = response.expect_header("content-type");
+    assert_eq!(
+        response.header("content-range"),
+        None,
+        "{name}: Content-Range on a multipart response"
+    );
+    let parts = parse_byteranges(&content_type, &response.body)
+        .unwrap_or_else(|e| panic!("{name}: bad multipart body ({e}): {}", response.summary()));
+    for part in &parts {
+        assert_eq!(
+            part.complete,
+            file.len() as u64,
+            "{name}: complete length in a part"
+        );
+        assert_eq!(
+            part.header("content-type"),
+            Some("audio/mpeg"),
+            "{name}: a part's Content-Type"
+        );
+        let what = format!("{name}: part {}-{}", part.first, part.last);
+        assert_same_bytes(
+            &part.data,
+            &file[part.first as usize..=part.last as usize],
+            &what,
+        );
+    }
+    parts
+}
+
+#[test]
+fn overlapping_and_many_ranges_do_not_amplify_the_response() {
+    let many_small: String = (0..500)
+        .map(|i| format!("{}-{}", i * 2, i * 2))
+        .collect::<Vec<_>>()
+        .join(",");
+    let same_range_repeated = vec!["0-"; 50].join(",");
+    let cases = [
+        ("go_serve_content_row", "bytes=0-,1-,2-,3-,4-".to_owned()),
+        (
+            "same_range_repeated",
+            format!("bytes={same_range_repeated}"),
+        ),
+        ("many_small_ranges", format!("bytes={many_small}")),
+        ("overlapping_pair", "bytes=0-1500,500-1999".to_owned()),
+    ];
+    let server = TestServer::start(Library::standard());
+    let file = server.library().read(SMALL);
+    // A couple of part headers at most on top of the file itself.
+    let budget = file.len() + 512;
+    for (name, range) in &cases {
+        let response = server.stream(SMALL, &[("Range", range.as_str())]);
+        assert!(
+            response.body.len() <= budget,
+            "{name}: {} body bytes for a {}-byte file: {}",
+            response.body.len(),
+            file.len(),
+            response.summary()
+        );
+        match response.status {
+            200 => assert_same_bytes(&response.body, &file, name),
+            206 if response.header("content-range").is_some() => {
+                let (first, last, _) =
+                    parse_content_range(&response.expect_header("content-range")).unwrap();
+                assert_single_range(&response, first, last, &file, name);
+            }
+            206 => drop(multipart(&response, &file, name)),
+            _ => panic!("{name}: {}", response.summary()),
+        }
+    }
+}
+
+#[test]
+fn overlapping_ranges_still_cover_what_was_asked() {
+    let server = TestServer::start(Library::standard());
+    let file = server.library().read(SMALL);
+    let response = server.stream(SMALL, &[("Range", "bytes=0-9,5-14,100-109")]);
+    if response.status == 200 {
+        // Answering overlapping ranges with the whole file is allowed too.
+        return assert_same_bytes(&response.body, &file, "overlap answered whole");
+    }
+    assert_eq!(response.status, 206, "{}", response.summary());
+    let parts = multipart(&response, &file, "overlap");
+    // Coalescing is allowed (RFC 9110 §14.6); losing requested bytes is not.
+    for wanted in (0..15).chain(100..110) {
+        assert!(
+            parts.iter().any(|p| (p.first..=p.last).contains(&wanted)),
+            "byte {wanted} missing: {parts:?}"
+        );
+    }
+}
+
+#[test]
+fn chromium_style_open_ranges_at_32_kib_steps_are_exact() {
+    let server = TestServer::start(Library::standard());
+    let file = server.library().read(WAV);
+    let len = file.len() as u64;
+    for start in [0u64, 32768, 65536, 98304, 131072] {
+        let range = format!("bytes={start}-");
+        let response = server.stream(WAV, &[("Range", &range)]);
+        assert_eq!(response.status, 206, "{range}: {}", response.summary());
+        assert_eq!(
+            response.header("content-range"),
+            Some(format!("bytes {start}-{}/{len}", len - 1))
+        );
+        assert_eq!(
+            response.header("content-type").as_deref(),
+            Some("audio/wav")
+        );
+        assert_same_bytes(&response.body, &file[start as usize..], &range);
+    }
+}
+
+#[test]
+fn aborted_range_requests_do_not_disturb_the_next_ones() {
+    let library = Library::standard();
+    let big_len = (3 << 30) + 5;
+    library.add_big_file("long.flac", big_len);
+    let server = TestServer::start(library);
+    // Chromium opens `bytes=0-` and cancels it; on a 3 GiB file a stuck server would show.
+    for start in [0u64, 32768, 1 << 20, 1 << 31] {
+        let range = format!("bytes={start}-");
+        let partial = http::get_prefix(
+            server.addr(),
+            "/stream/long.flac",
+            &[("Range", &range)],
+            1000,
+        );
+        assert_eq!(partial.status, 206, "{range}: {}", partial.summary());
+        assert_eq!(partial.content_length(), big_len - start, "{range}");
+    }
+    let file = server.library().read(WAV);
+    assert_same_bytes(
+        &server.stream(WAV, &[]).body,
+        &file,
+        "a whole file after the aborts",
+    );
+    server.assert_alive();
+}
+
+#[test]
+fn offsets_past_4_gib_are_exact() {
+    let library = Library::empty();
+    let len: u64 = (5 << 30) + 123;
+    let markers = library.add_big_file("big.flac", len);
+    let server = TestServer::start(library);
+
+    let head = server.head("/stream/big.flac", &[]);
+    assert_eq!(head.status, 200, "{}", head.summary());
+    assert_eq!(head.content_length(), len, "Content-Length of a 5 GiB file");
+
+    for (offset, marker) in markers {
+        let last = offset + marker.len() as u64 - 1;
+        let range = format!("bytes={offset}-{last}");
+        let response = server.stream("big.flac", &[("Range", &range)]);
+        assert_eq!(response.status, 206, "{range}: {}", response.summary());
+        assert_eq!(
+            response.header("content-range"),
+            Some(format!("bytes {offset}-{last}/{len}"))
+        );
+        assert_same_bytes(&response.body, marker, &range);
+    }
+    let suffix = server.stream("big.flac", &[("Range", "bytes=-16")]);
+    assert_eq!(
+        suffix.header("content-range"),
+        Some(format!("bytes {}-{}/{len}", len - 16, len - 1))
+    );
+    assert_same_bytes(&suffix.body, markers[2].1, "suffix of a 5 GiB file");
+
+    let open = http::get_prefix(
+        server.addr(),
+        "/stream/big.flac",
+        &[("Range", "bytes=4294967296-")],
+        16,
+    );
+    assert_eq!(open.status, 206, "{}", open.summary());
+    assert_eq!(
+        open.header("content-range"),
+        Some(format!("bytes 4294967296-{}/{len}", len - 1))
+    );
+    assert_eq!(open.content_length(), len - (1 << 32));
+    assert_same_bytes(&open.body, markers[1].1, "open range from 4 GiB");
+
+    let unsatisfiable = server.stream("big.flac", &[("Range", &format!("bytes={len}-"))]);
+    assert_eq!(unsatisfiable.status, 416, "{}", unsatisfiable.summary());
+    assert_eq!(
+        unsatisfiable.header("content-range"),
+        Some(format!("bytes */{len}"))
+    );
+}

@@ -1,0 +1,294 @@
+//! The sandbox, proven with a hostile guest (`tests/guests/hostile`) that tries to read files
+//! outside MUSIC_DIR, the host's environment and the network, and reports what it got; and a
+//! guest that traps, spins or allocates costs its own request only.
+
+use std::net::{TcpListener, UdpSocket};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::http::pct_segment;
+use crate::support::library::{SECRET_MARKER, SIBLING_SECRET};
+use crate::support::{Library, TestServer};
+
+/// The hostile guest component, built by the host's build script.
+const HOSTILE_GUEST: &str = env!("TAPEDECK_HOSTILE_GUEST");
+
+/// What the hostile guest must be able to read (so its failures elsewhere mean something).
+const CONTROL_FILE: &str = "control.mp3";
+const CONTROL_BYTES: &[u8] = b"ID3 control file inside MUSIC_DIR";
+
+/// A hostile server on a music dir with a control file, a secret next to it, one outside it,
+/// and symlinks (`outside-link`, `outside-link.mp3`) to the outside one.
+fn hostile_server() -> TestServer {
+    let library = Library::empty();
+    library.add(CONTROL_FILE, CONTROL_BYTES);
+    std::os::unix::fs::symlink(
+        library.root().join("outside/secret.mp3"),
+        library.path("outside-link"),
+    )
+    .expect("symlink");
+    TestServer::start_with_guest(library, Path::new(HOSTILE_GUEST))
+}
+
+/// GETs `target` from the hostile guest: a 200 whose JSON report must not contain anything of
+/// the host: its paths, its environment, or a secret.
+#[track_caller]
+fn report(server: &TestServer, target: &str) -> Value {
+    let response = server.get(target, &[]);
+    assert_eq!(response.status, 200, "{target}: {}", response.summary());
+    let text = response.text();
+    assert!(
+        !text.contains(SECRET_MARKER),
+        "{target}: the guest read a secret: {text}"
+    );
+    assert!(
+        !text.contains("host-environment-leaked"),
+        "{target}: the guest saw the host's env: {text}"
+    );
+    response.json()
+}
+
+/// Asserts no string in `json` (keys aside: they echo the paths tried) names the host's
+/// temporary directory.
+#[track_caller]
+fn assert_no_host_path(server: &TestServer, json: &Value) {
+    let root = server.library().root().to_string_lossy().into_owned();
+    let mut stack = vec![json];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::String(s) => assert!(!s.contains(&root), "the guest learned a host path: {s}"),
+            Value::Array(items) => stack.extend(items),
+            Value::Object(members) => stack.extend(members.values()),
+            _ => {}
+        }
+    }
+}
+
+/// The members of a JSON object of outcomes that did not fail (`"ok:..."`). Listing the
+/// music dir itself (a path that resolved to the preopen) is not counted: it is inside.
+fn successes(outcomes: &Value, music_listing: &str) -> Vec<String> {
+    outcomes
+        .as_object()
+        .expect("an object of outcomes")
+        .iter()
+        .filter(|(_, v)| {
+            let outcome = v.as_str().unwrap_or_default();
+            !outcome.starts_with("err:") && outcome != music_listing
+        })
+        .map(|(k, v)| format!("{k} => {v}"))
+        .collect()
+}
+
+/// The names in the music dir, sorted.
+fn music_entries(server: &TestServer) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(server.library().music_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn guest_cannot_read_files_outside_the_music_dir() {
+    let server = hostile_server();
+    let root = server.library().root().to_owned();
+    let tries = [
+        SIBLING_SECRET.to_owned(),
+        root.join("outside/secret.mp3")
+            .to_string_lossy()
+            .into_owned(),
+        root.join("music-sibling/secret.mp3")
+            .to_string_lossy()
+            .into_owned(),
+        format!(
+            "../../{}",
+            root.join("outside/secret.mp3").to_string_lossy()
+        ),
+    ];
+    let query: Vec<String> = tries
+        .iter()
+        .map(|t| format!("try={}", pct_segment(t)))
+        .collect();
+    let json = report(&server, &format!("/escape/files?{}", query.join("&")));
+
+    assert_no_host_path(&server, &json);
+    let music_listing = format!("ok:dir:{}", music_entries(&server).join("|"));
+    let escaped = successes(&json["attempts"], &music_listing);
+    assert!(
+        escaped.is_empty(),
+        "the guest got outside MUSIC_DIR:\n{}",
+        escaped.join("\n")
+    );
+    assert!(
+        json["attempts"].as_object().unwrap().len() > 20,
+        "too few attempts reported: {json}"
+    );
+
+    let controls = json["controls"].as_object().expect("controls");
+    assert!(!controls.is_empty(), "{json}");
+    for (name, outcome) in controls {
+        let outcome = outcome.as_str().unwrap_or_default();
+        assert!(
+            outcome.starts_with("ok:")
+                && outcome.contains(std::str::from_utf8(CONTROL_BYTES).unwrap()),
+            "the guest could not read a file inside MUSIC_DIR ({name} => {outcome}): the test proves nothing"
+        );
+    }
+}
+
+#[test]
+fn guest_sees_exactly_one_preopen_and_it_is_the_music_dir() {
+    let server = hostile_server();
+    let json = report(&server, "/escape/files");
+    let preopens = json["preopens"].as_array().expect("preopens");
+    assert_eq!(
+        preopens.len(),
+        1,
+        "the guest must see the music dir and nothing else: {preopens:?}"
+    );
+    let expected = music_entries(&server);
+    let listed: Vec<&str> = preopens[0]["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        listed, expected,
+        "the preopen's entries are not the music dir's"
+    );
+}
+
+#[test]
+fn guest_gets_no_environment_arguments_or_host_cwd() {
+    let server = hostile_server();
+    let json = report(&server, "/escape/env");
+    assert_no_host_path(&server, &json);
+    for key in ["std_vars", "std_args", "environment", "arguments"] {
+        let values = json[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("no `{key}` in {json}"));
+        assert!(values.is_empty(), "the guest got {key}: {values:?}");
+    }
+    // A working directory is harmless as long as it is not a host path (checked by `report`).
+    assert!(
+        json["initial_cwd"].is_null() || json["initial_cwd"].is_string(),
+        "{json}"
+    );
+}
+
+#[test]
+fn guest_cannot_open_sockets_connect_or_resolve_names() {
+    let server = hostile_server();
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_nonblocking(true).unwrap();
+    let target = format!(
+        "/escape/network?port={}&udp={}",
+        tcp.local_addr().unwrap().port(),
+        udp.local_addr().unwrap().port()
+    );
+    let json = report(&server, &target);
+    for key in [
+        "tcp_wasi",
+        "tcp_std",
+        "udp_bind_wasi",
+        "udp_std",
+        "dns_wasi",
+        "dns_std",
+    ] {
+        assert!(
+            json.get(key).is_some(),
+            "the guest did not report `{key}`: {json}"
+        );
+    }
+    let reached = successes(&json, "");
+    assert!(
+        reached.is_empty(),
+        "the guest reached the network:\n{}",
+        reached.join("\n")
+    );
+
+    // Whatever the guest believes, nothing may have arrived.
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < deadline {
+        assert!(
+            tcp.accept().is_err(),
+            "the guest's TCP connection reached the test's listener"
+        );
+        assert!(
+            udp.recv_from(&mut [0; 64]).is_err(),
+            "the guest's UDP datagram reached the test"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn trapping_guest_gets_500_json_and_the_server_keeps_serving() {
+    let server = hostile_server();
+    for _ in 0..3 {
+        let response = server.get("/trap", &[]);
+        assert_eq!(response.status, 500, "{}", response.summary());
+        response.expect_json_error();
+        let next = server.get("/", &[]);
+        assert_eq!(
+            next.status,
+            200,
+            "the request after a trap: {}",
+            next.summary()
+        );
+        assert_eq!(next.json()["guest"], "hostile");
+    }
+}
+
+#[test]
+fn spinning_guest_is_stopped_and_does_not_block_other_requests() {
+    let server = hostile_server();
+    let addr = server.addr();
+    let started = Instant::now();
+    let spin =
+        std::thread::spawn(move || crate::support::http::request(addr, "GET", "/spin", &[], None));
+    std::thread::sleep(Duration::from_millis(100));
+    // Meanwhile the server answers others.
+    let other = server.get("/", &[]);
+    assert_eq!(
+        other.status,
+        200,
+        "while a guest spins: {}",
+        other.summary()
+    );
+    let response = spin.join().expect("spin request");
+    assert_eq!(
+        response.status,
+        500,
+        "a spinning guest: {}",
+        response.summary()
+    );
+    response.expect_json_error();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the spin was stopped only after {:?}",
+        started.elapsed()
+    );
+    server.assert_alive();
+}
+
+#[test]
+fn allocating_guest_hits_its_memory_limit_and_the_server_keeps_serving() {
+    let server = hostile_server();
+    let response = server.get("/alloc", &[]);
+    assert_eq!(response.status, 500, "{}", response.summary());
+    response.expect_json_error();
+    let next = server.get("/", &[]);
+    assert_eq!(
+        next.status,
+        200,
+        "the request after an allocation failure: {}",
+        next.summary()
+    );
+}

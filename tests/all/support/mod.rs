@@ -1,0 +1,34 @@
+//! What every integration test shares: the server under test, its music library, an HTTP client.
+
+#![allow(
+    dead_code,
+    reason = "each test module uses a different part of the support code"
+)]
+
+pub mod http;
+pub mod library;
+pub mod server;
+
+pub use self::http::Response;
+pub use self::library::Library;
+pub use self::server::TestServer;
+
+/// Asserts that `actual` is exactly `expected`, reporting lengths and the first differing
+/// offset instead of dumping megabytes of bytes.
+#[track_caller]
+pub fn assert_same_bytes(actual: &[u8], expected: &[u8], what: &str) {
+    if actual == expected {
+        return;
+    }
+    let first_difference = actual.iter().zip(expected).position(|(a, b)| a != b);
+    panic!(
+        "{what}: got {} bytes, expected {}; first difference at offset {}; got starts {:?}",
+        actual.len(),
+        expected.len(),
+        first_difference.map_or_else(
+            || "none (one is a prefix of the other)".into(),
+            |at| at.to_string()
+        ),
+        String::from_utf8_lossy(&actual[..actual.len().min(120)]),
+    );
+}

@@ -1,0 +1,86 @@
+//! A deliberately hostile guest: the fixture of tapedeck's sandbox tests.
+//!
+//! It exports `wasi:http/incoming-handler` like the real guest, but instead of serving music it
+//! tries to leave its sandbox and answers, as a 200 JSON body, exactly what each attempt got, so
+//! that the tests (`tests/all/sandbox.rs`) can assert that every escape failed. Routes:
+//!
+//! - `/escape/files[?try=PATH…]`: files outside the music dir (`files.rs`)
+//! - `/escape/env`: environment variables, arguments, working directory (`env.rs`)
+//! - `/escape/network?port=N[&udp=M]`: TCP, UDP and DNS (`network.rs`)
+//! - `/trap`, `/spin`, `/alloc`: a panic, an endless loop, unbounded memory (`misbehave.rs`)
+//! - anything else: `{"guest":"hostile"}`
+//!
+//! Only the wasm32 build does anything: natively the crate is empty apart from its pure
+//! helpers, so a native `cargo build` of the workspace still links.
+
+mod json;
+mod query;
+
+#[cfg(target_arch = "wasm32")]
+mod env;
+#[cfg(target_arch = "wasm32")]
+mod files;
+#[cfg(target_arch = "wasm32")]
+mod misbehave;
+#[cfg(target_arch = "wasm32")]
+mod network;
+
+#[cfg(target_arch = "wasm32")]
+mod handler {
+    use std::io::Write as _;
+
+    use wasip2::http::types::{
+        Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam,
+    };
+
+    use crate::{env, files, json, misbehave, network, query::Query};
+
+    struct Hostile;
+
+    wasip2::http::proxy::export!(Hostile);
+
+    impl wasip2::exports::http::incoming_handler::Guest for Hostile {
+        fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
+            let target = request.path_with_query().unwrap_or_default();
+            let (path, query) = match target.split_once('?') {
+                Some((path, query)) => (path, Query::parse(query)),
+                None => (target.as_str(), Query::parse("")),
+            };
+            let body = match path {
+                "/escape/files" => files::report(&query.all("try")),
+                "/escape/env" => env::report(),
+                "/escape/network" => {
+                    network::report(query.first_u16("port"), query.first_u16("udp"))
+                }
+                "/trap" => misbehave::trap(),
+                "/spin" => misbehave::spin(),
+                "/alloc" => misbehave::alloc(),
+                _ => json::Object::new().string("guest", "hostile").finish(),
+            };
+            respond(response_out, &body);
+        }
+    }
+
+    /// Sends `body` as a 200 `application/json` response.
+    fn respond(response_out: ResponseOutparam, body: &str) {
+        let headers = Fields::from_list(&[
+            ("content-type".to_string(), b"application/json".to_vec()),
+            (
+                "content-length".to_string(),
+                body.len().to_string().into_bytes(),
+            ),
+        ])
+        .expect("valid headers");
+        let response = OutgoingResponse::new(headers);
+        let outgoing = response.body().expect("body taken once");
+        ResponseOutparam::set(response_out, Ok(response));
+        let mut stream = outgoing.write().expect("stream taken once");
+        // `Write for OutputStream` goes through `check-write` + `write`: a plain
+        // `blocking-write-and-flush` traps on writes over 4096 bytes.
+        stream.write_all(body.as_bytes()).expect("write body");
+        // With content-length set, the host may close the stream after the last byte.
+        let _ = stream.flush();
+        drop(stream);
+        OutgoingBody::finish(outgoing, None).expect("finish body");
+    }
+}

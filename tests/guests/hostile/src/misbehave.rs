@@ -1,0 +1,29 @@
+//! `/trap`, `/spin` and `/alloc`: a guest that fails in each way a host must survive.
+
+use std::hint::black_box;
+
+/// Panics before responding: the host must answer 500 for this request only.
+pub fn trap() -> String {
+    panic!("hostile guest: deliberate trap");
+}
+
+/// Never returns: only a per-request deadline (epoch interruption) stops it.
+pub fn spin() -> String {
+    let mut n: u64 = 0;
+    loop {
+        n = black_box(n.wrapping_add(1));
+    }
+}
+
+/// Allocates and touches 64 MiB chunks until the host's memory limit (or wasm32's 4 GiB)
+/// stops it; the allocation failure aborts, which is a trap.
+pub fn alloc() -> String {
+    const CHUNK: usize = 64 << 20;
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        // Write every byte so the memory is really committed, not just reserved.
+        chunk.resize(CHUNK, 0xA5u8);
+        chunks.push(black_box(chunk));
+    }
+}
