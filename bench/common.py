@@ -83,12 +83,13 @@ def established(port):
     return len(out.splitlines())
 
 
-def timed_request(port, path, headers=(), read_body=None, method="GET"):
+def timed_request(port, path, headers=(), read_body=None, method="GET", keep=True):
     """One request on a fresh connection. Returns (status, headers, ttfb_s, body_bytes, body).
 
     ttfb_s runs from the request being sent to the first *body* byte (headers alone do not
     play anything). With read_body set, stops after that many body bytes and aborts the
     connection (RST, like a browser cancelling), otherwise reads to Content-Length or EOF.
+    With keep=False the body is counted, not kept.
     """
     sock = socket.create_connection((HOST, port))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -117,7 +118,8 @@ def timed_request(port, path, headers=(), read_body=None, method="GET"):
             break
         if ttfb is None:
             ttfb = time.perf_counter() - start
-        chunks.append(chunk)
+        if keep:
+            chunks.append(chunk)
         got += len(chunk)
     sock.close()
     return status, hdrs, ttfb, got, b"".join(chunks)[:want]

@@ -42,8 +42,8 @@ def pcm_block(seconds, rng):
         t = i / RATE
         left = 6000 * math.sin(2 * math.pi * 220 * t) + 3000 * math.sin(2 * math.pi * 554 * t)
         right = 6000 * math.sin(2 * math.pi * 330 * t) + 3000 * math.sin(2 * math.pi * 880 * t)
-        samples.append(int(left + rng.gauss(0, 1500)))
-        samples.append(int(right + rng.gauss(0, 1500)))
+        samples.append(int(left + rng.gauss(0, 500)))
+        samples.append(int(right + rng.gauss(0, 500)))
     if sys.byteorder != "little":
         samples.byteswap()
     return samples.tobytes()

@@ -9,15 +9,16 @@
 
 use wasip2::filesystem::preopens::get_directories;
 use wasip2::filesystem::types::{
-    Descriptor, DescriptorFlags, DescriptorType, ErrorCode, OpenFlags, PathFlags,
+    Descriptor, DescriptorFlags, DescriptorStat, DescriptorType, ErrorCode, OpenFlags, PathFlags,
 };
 use wasip2::http::types::{
-    Fields, IncomingRequest, Method as HttpMethod, OutgoingBody, OutgoingResponse,
-    ResponseOutparam,
+    Fields, IncomingRequest, Method as HttpMethod, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use crate::precondition::Conditionals;
 use crate::respond::{self, Body, Chunk, Method, Reply, Representation};
+use crate::wav::{PcmFormat, PcmSlice};
 use crate::{etag, mime, path};
 
 wit_bindgen::generate!({
@@ -37,11 +38,16 @@ wit_bindgen::generate!({
 });
 
 use tapedeck::server::file_body;
+use tapedeck::server::transcode::{self, Codec, TranscodeError};
 
-/// URL prefix of plain file streams.
+/// URL prefix of files transcoded to WAV; checked before [`STREAM_PREFIX`].
+const WAV_PREFIX: &str = "/stream/wav/";
+/// URL prefix of files sent as they are.
 const STREAM_PREFIX: &str = "/stream/";
 /// The largest write `blocking-write-and-flush` accepts.
 const MAX_BLOCKING_WRITE: usize = 4096;
+/// Seconds a client should wait before retrying when all decoders are busy.
+const BUSY_RETRY_AFTER: &str = "1";
 
 struct Glue;
 
@@ -49,80 +55,168 @@ export!(Glue);
 
 impl exports::wasi::http::incoming_handler::Guest for Glue {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
-        let (reply, file) = answer(&request);
-        send(reply, file, response_out);
+        let (reply, source) = match request.method() {
+            HttpMethod::Get => answer(&request, Method::Get),
+            HttpMethod::Head => answer(&request, Method::Head),
+            _ => (respond::error(405, "Method not allowed"), Source::None),
+        };
+        send(reply, source, response_out);
     }
 }
 
-/// Decides the reply to `request`, opening the file it names when there is one.
-fn answer(request: &IncomingRequest) -> (Reply, Option<Descriptor>) {
-    let method = match request.method() {
-        HttpMethod::Get => Method::Get,
-        HttpMethod::Head => Method::Head,
-        _ => return (respond::error(405, "Method not allowed"), None),
-    };
+/// Where the bytes of a [`Body::Representation`] come from.
+enum Source {
+    None,
+    File(Descriptor),
+    Transcode(Descriptor, Codec, PcmFormat),
+}
+
+/// Decides the reply to a GET or HEAD, opening the file it names when there is one.
+fn answer(request: &IncomingRequest, method: Method) -> (Reply, Source) {
     let target = request.path_with_query().unwrap_or_default();
     let path = target.split('?').next().unwrap_or_default();
-    let Some(raw) = path.strip_prefix(STREAM_PREFIX) else {
-        return (respond::error(404, "Not found"), None);
+    let answered = if let Some(raw) = path.strip_prefix(WAV_PREFIX) {
+        transcoded(request, method, raw)
+    } else if let Some(raw) = path.strip_prefix(STREAM_PREFIX) {
+        plain(request, method, raw)
+    } else {
+        Err(respond::error(404, "Not found"))
     };
-    let relative = match path::resolve(raw) {
-        Ok(relative) => relative,
-        Err(error) => return (respond::error(error.status(), error.message()), None),
-    };
-    let file_name = relative.rsplit('/').next().unwrap_or_default();
-    let Some(content_type) = mime::audio_type(file_name) else {
-        return (respond::error(404, "File not found"), None);
-    };
-    let (file, stat) = match open(&relative) {
-        Ok(opened) => opened,
-        Err((status, message)) => return (respond::error(status, message), None),
-    };
-    let modified = stat.data_modification_timestamp.unwrap_or(wasip2::clocks::wall_clock::Datetime {
-        seconds: 0,
-        nanoseconds: 0,
-    });
-    let etag = etag::strong(stat.size, modified.seconds, modified.nanoseconds);
-    let headers = RequestHeaders::read(request);
+    answered.unwrap_or_else(|error| (error.for_method(method), Source::None))
+}
+
+/// `/stream/<path>`: the file's own bytes.
+fn plain(request: &IncomingRequest, method: Method, raw: &str) -> Result<(Reply, Source), Reply> {
+    let relative = path::resolve(raw).map_err(|e| respond::error(e.status(), e.message()))?;
+    let content_type = mime::audio_type(&relative).ok_or_else(not_found)?;
+    let (file, stat) = open(&relative)?;
+    let (secs, nanos) = modified(&stat);
+    let etag = etag::strong(stat.size, secs, nanos);
     let representation = Representation {
-        file_name,
+        file_name: file_name(&relative),
         content_type,
         len: stat.size,
-        modified_secs: modified.seconds,
+        modified_secs: secs,
         etag: &etag,
     };
-    let reply = respond::serve(method, &headers.conditionals(), headers.range.as_deref(), &representation);
-    (reply, Some(file))
+    Ok((reply(request, method, &representation), Source::File(file)))
+}
+
+/// `/stream/wav/<path>`: a WavPack or WMA file decoded by the host, as WAV.
+fn transcoded(
+    request: &IncomingRequest,
+    method: Method,
+    raw: &str,
+) -> Result<(Reply, Source), Reply> {
+    let relative = path::resolve(raw).map_err(|e| respond::error(e.status(), e.message()))?;
+    let codec = codec(&relative).ok_or_else(|| respond::error(400, "Not a WavPack or WMA file"))?;
+    let (file, stat) = open(&relative)?;
+    let format: PcmFormat = transcode::probe(&file, codec)
+        .map_err(transcode_error)?
+        .into();
+    let (secs, nanos) = modified(&stat);
+    let etag = etag::variant(&etag::strong(stat.size, secs, nanos), "wav");
+    let stem = file_name(&relative)
+        .rsplit_once('.')
+        .map_or("audio", |(stem, _)| stem);
+    let representation = Representation {
+        file_name: &format!("{stem}.wav"),
+        content_type: "audio/wav",
+        len: format.wav_len(),
+        modified_secs: secs,
+        etag: &etag,
+    };
+    Ok((
+        reply(request, method, &representation),
+        Source::Transcode(file, codec, format),
+    ))
+}
+
+fn reply(request: &IncomingRequest, method: Method, representation: &Representation) -> Reply {
+    let headers = RequestHeaders::read(request);
+    respond::serve(
+        method,
+        &headers.conditionals(),
+        headers.range.as_deref(),
+        representation,
+    )
+}
+
+fn codec(relative: &str) -> Option<Codec> {
+    let (_, extension) = relative.rsplit_once('.')?;
+    match extension.to_ascii_lowercase().as_str() {
+        "wv" => Some(Codec::Wavpack),
+        "wma" => Some(Codec::Wma),
+        _ => None,
+    }
+}
+
+fn file_name(relative: &str) -> &str {
+    relative.rsplit('/').next().unwrap_or(relative)
+}
+
+fn not_found() -> Reply {
+    respond::error(404, "File not found")
+}
+
+fn modified(stat: &DescriptorStat) -> (u64, u32) {
+    stat.data_modification_timestamp
+        .map_or((0, 0), |time| (time.seconds, time.nanoseconds))
 }
 
 /// Opens `relative` under the music dir, following symlinks only while they stay
 /// inside it (the host's preopen enforces that), and checks it is a regular file.
-fn open(
-    relative: &str,
-) -> Result<(Descriptor, wasip2::filesystem::types::DescriptorStat), (u16, &'static str)> {
-    let Some((music_dir, _)) = get_directories().into_iter().next() else {
-        return Err((500, "Server error"));
-    };
+fn open(relative: &str) -> Result<(Descriptor, DescriptorStat), Reply> {
+    let (music_dir, _) = get_directories()
+        .into_iter()
+        .next()
+        .ok_or_else(|| respond::error(500, "Server error"))?;
     let file = music_dir
-        .open_at(PathFlags::SYMLINK_FOLLOW, relative, OpenFlags::empty(), DescriptorFlags::READ)
+        .open_at(
+            PathFlags::SYMLINK_FOLLOW,
+            relative,
+            OpenFlags::empty(),
+            DescriptorFlags::READ,
+        )
         .map_err(open_error)?;
     let stat = file.stat().map_err(open_error)?;
     if stat.type_ != DescriptorType::RegularFile {
-        return Err((404, "File not found"));
+        return Err(not_found());
     }
     Ok((file, stat))
 }
 
 /// The answer to a failed open: outside the music dir is 403, as in the original.
-fn open_error(code: ErrorCode) -> (u16, &'static str) {
+fn open_error(code: ErrorCode) -> Reply {
     match code {
-        ErrorCode::NotPermitted | ErrorCode::Access | ErrorCode::Loop => (403, "Invalid path"),
+        ErrorCode::NotPermitted | ErrorCode::Access | ErrorCode::Loop => {
+            respond::error(403, "Invalid path")
+        }
         ErrorCode::NoEntry
         | ErrorCode::NotDirectory
         | ErrorCode::IsDirectory
-        | ErrorCode::NameTooLong => (404, "File not found"),
-        ErrorCode::IllegalByteSequence | ErrorCode::Invalid => (400, "Invalid path"),
-        _ => (500, "Server error"),
+        | ErrorCode::NameTooLong => not_found(),
+        ErrorCode::IllegalByteSequence | ErrorCode::Invalid => respond::error(400, "Invalid path"),
+        _ => respond::error(500, "Server error"),
+    }
+}
+
+fn transcode_error(error: TranscodeError) -> Reply {
+    match error {
+        TranscodeError::MissingTool(tool) => respond::error(
+            503,
+            &format!("Transcoding needs {tool}, which is not installed"),
+        ),
+        TranscodeError::Busy => {
+            let mut reply = respond::error(503, "All decoders are busy, retry shortly");
+            reply
+                .headers
+                .push(("retry-after", BUSY_RETRY_AFTER.to_owned()));
+            reply
+        }
+        TranscodeError::Corrupt(reason) => {
+            respond::error(422, &format!("The file cannot be decoded: {reason}"))
+        }
     }
 }
 
@@ -145,7 +239,8 @@ impl RequestHeaders {
             if values.is_empty() {
                 return None;
             }
-            let values: Result<Vec<String>, _> = values.into_iter().map(String::from_utf8).collect();
+            let values: Result<Vec<String>, _> =
+                values.into_iter().map(String::from_utf8).collect();
             values.ok().map(|values| values.join(", "))
         };
         Self {
@@ -169,9 +264,9 @@ impl RequestHeaders {
     }
 }
 
-/// Writes `reply`: file bytes go through the host's `file-body`, the rest through
-/// the wasi-http body.
-fn send(reply: Reply, file: Option<Descriptor>, response_out: ResponseOutparam) {
+/// Writes `reply`. A file's bytes go through the host's `file-body`, so they never
+/// enter guest memory; a transcode's are spliced from the decoder into the body.
+fn send(reply: Reply, source: Source, response_out: ResponseOutparam) {
     let headers = Fields::new();
     for (name, value) in &reply.headers {
         // The policy writes only valid, allowed header fields.
@@ -179,33 +274,179 @@ fn send(reply: Reply, file: Option<Descriptor>, response_out: ResponseOutparam) 
     }
     let response = OutgoingResponse::new(headers);
     _ = response.set_status_code(reply.status);
-    match reply.body {
-        Body::Empty => ResponseOutparam::set(response_out, Ok(response)),
-        Body::Representation(chunks) => {
-            let file = file.expect("a representation body comes with its file");
-            file_body::send(&file, &chunks.into_iter().map(Into::into).collect::<Vec<_>>());
+    match (reply.body, source) {
+        (Body::Empty, _) => ResponseOutparam::set(response_out, Ok(response)),
+        (Body::Representation(chunks), Source::File(file)) => {
+            let chunks: Vec<file_body::Chunk> = chunks.into_iter().map(Into::into).collect();
+            file_body::send(&file, &chunks);
             ResponseOutparam::set(response_out, Ok(response));
         }
-        Body::Literal(bytes) => {
-            let body = response.body().expect("the body is taken once");
-            ResponseOutparam::set(response_out, Ok(response));
-            let stream = body.write().expect("the stream is taken once");
-            for piece in bytes.chunks(MAX_BLOCKING_WRITE) {
-                if stream.blocking_write_and_flush(piece).is_err() {
-                    return; // The client went away.
-                }
-            }
-            drop(stream);
-            _ = OutgoingBody::finish(body, None);
+        (Body::Representation(chunks), Source::Transcode(file, codec, format)) => {
+            // Start the first decoder before the status is sent, so that a busy or
+            // missing decoder still gets its own 503.
+            let first = match chunks.iter().find_map(|chunk| first_pcm(chunk, &format)) {
+                Some(slice) => match decode(&file, codec, &format, slice) {
+                    Ok(stream) => Some(stream),
+                    Err(error) => {
+                        return send(transcode_error(error), Source::None, response_out);
+                    }
+                },
+                None => None,
+            };
+            stream_body(response, response_out, |body| {
+                write_transcode(body, &chunks, first, &file, codec, &format)
+            });
+        }
+        (Body::Literal(bytes), _) => {
+            stream_body(response, response_out, |body| write_all(body, &bytes));
+        }
+        (Body::Representation(_), Source::None) => {
+            unreachable!("a representation is answered with its source")
         }
     }
+}
+
+/// Sets the response, then writes its body with `write`; a body cut short (the
+/// client left, a decoder failed) is left unfinished so the host ends it early.
+fn stream_body(
+    response: OutgoingResponse,
+    response_out: ResponseOutparam,
+    write: impl FnOnce(&OutputStream) -> Result<(), StreamError>,
+) {
+    let body = response.body().expect("the body is taken once");
+    ResponseOutparam::set(response_out, Ok(response));
+    let stream = body.write().expect("the stream is taken once");
+    let written = write(&stream);
+    drop(stream);
+    if written.is_ok() {
+        _ = OutgoingBody::finish(body, None);
+    }
+}
+
+fn write_all(out: &OutputStream, bytes: &[u8]) -> Result<(), StreamError> {
+    for piece in bytes.chunks(MAX_BLOCKING_WRITE) {
+        out.blocking_write_and_flush(piece)?;
+    }
+    Ok(())
+}
+
+fn first_pcm(chunk: &Chunk, format: &PcmFormat) -> Option<PcmSlice> {
+    match chunk {
+        Chunk::Span { start, len } => format.locate(*start, *len).pcm,
+        Chunk::Literal(_) => None,
+    }
+}
+
+fn decode(
+    file: &Descriptor,
+    codec: Codec,
+    format: &PcmFormat,
+    slice: PcmSlice,
+) -> Result<InputStream, TranscodeError> {
+    transcode::decode(
+        file,
+        codec,
+        (*format).into(),
+        slice.first_frame,
+        slice.frame_count,
+    )
+}
+
+/// Writes a transcode's body: header bytes as they are, sample bytes spliced from a
+/// decoder started at the right frame (`first` is already started for the first).
+fn write_transcode(
+    out: &OutputStream,
+    chunks: &[Chunk],
+    mut first: Option<InputStream>,
+    file: &Descriptor,
+    codec: Codec,
+    format: &PcmFormat,
+) -> Result<(), StreamError> {
+    for chunk in chunks {
+        let (start, len) = match chunk {
+            Chunk::Literal(bytes) => {
+                write_all(out, bytes)?;
+                continue;
+            }
+            Chunk::Span { start, len } => (*start, *len),
+        };
+        let source = format.locate(start, len);
+        write_all(out, &source.header)?;
+        let Some(slice) = source.pcm else { continue };
+        let stream = match first.take() {
+            Some(stream) => stream,
+            None => decode(file, codec, format, slice).map_err(|_| StreamError::Closed)?,
+        };
+        splice_pcm(out, &stream, slice)?;
+    }
+    Ok(())
+}
+
+/// Copies `slice.len` bytes of decoded samples after dropping `slice.skip`. A decoder
+/// that ends early (a container that overstated its length) is padded with silence,
+/// so the body always matches its Content-Length.
+fn splice_pcm(
+    out: &OutputStream,
+    stream: &InputStream,
+    slice: PcmSlice,
+) -> Result<(), StreamError> {
+    let mut skip = slice.skip;
+    while skip > 0 {
+        match stream.blocking_read(skip) {
+            Ok(bytes) => skip -= bytes.len() as u64,
+            Err(StreamError::Closed) => break,
+            Err(error) => return Err(error),
+        }
+    }
+    let mut left = slice.len;
+    while left > 0 {
+        match out.blocking_splice(stream, left) {
+            Ok(moved) => left -= moved,
+            Err(StreamError::Closed) => break,
+            Err(error) => return Err(error),
+        }
+    }
+    let silence = vec![0u8; MAX_BLOCKING_WRITE];
+    while left > 0 {
+        let piece = left.min(MAX_BLOCKING_WRITE as u64) as usize;
+        out.blocking_write_and_flush(&silence[..piece])?;
+        left -= piece as u64;
+    }
+    Ok(())
 }
 
 impl From<Chunk> for file_body::Chunk {
     fn from(chunk: Chunk) -> Self {
         match chunk {
             Chunk::Literal(bytes) => Self::Literal(bytes),
-            Chunk::Span { start, len } => Self::Span(file_body::Span { offset: start, length: len }),
+            Chunk::Span { start, len } => Self::Span(file_body::Span {
+                offset: start,
+                length: len,
+            }),
+        }
+    }
+}
+
+impl From<transcode::PcmFormat> for PcmFormat {
+    fn from(format: transcode::PcmFormat) -> Self {
+        Self {
+            sample_rate: format.sample_rate,
+            channels: format.channels,
+            bits_per_sample: format.bits_per_sample,
+            float: format.float,
+            total_frames: format.total_frames,
+        }
+    }
+}
+
+impl From<PcmFormat> for transcode::PcmFormat {
+    fn from(format: PcmFormat) -> Self {
+        Self {
+            sample_rate: format.sample_rate,
+            channels: format.channels,
+            bits_per_sample: format.bits_per_sample,
+            float: format.float,
+            total_frames: format.total_frames,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod path;
 pub mod precondition;
 pub mod range;
 pub mod respond;
+pub mod wav;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;

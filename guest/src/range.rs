@@ -32,7 +32,8 @@ pub enum RangeSpec {
 /// client gets the whole representation with 200 rather than an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Malformed {
-    /// The range unit is not `bytes`; §14.2 says to ignore a unit the server does not support.
+    /// The range unit is not `bytes` (compared case-insensitively, §14.1); §14.2 says to ignore
+    /// a range unit the server does not understand.
     UnknownUnit,
     /// No `=` after the unit, or a range-spec that is not decimal digits around one `-`.
     Syntax,
@@ -162,18 +163,19 @@ fn number(digits: &str) -> Result<u64, Malformed> {
 
 /// The bytes of a `len`-byte representation that `spec` selects, or `None` if it selects none.
 fn resolve(spec: RangeSpec, len: u64) -> Option<ByteRange> {
-    // §14.1.3 calls a non-zero suffix of an empty representation satisfiable, but no 206 can
-    // describe zero bytes (`Content-Range` needs first <= last, §14.4), so nothing is.
+    // §14.1.2 calls a non-zero suffix of an empty representation satisfiable, but no 206 can
+    // describe zero bytes (an incl-range needs first <= last, §14.4): a 416 with `bytes */0`
+    // tells the client the length instead.
     let last_byte = len.checked_sub(1)?;
     let (start, end) = match spec {
-        // §14.1.1: an int-range is satisfiable only if its first-pos is below the length.
+        // §14.1.2: an int-range is satisfiable only if its first-pos is below the length.
         RangeSpec::FromTo(first, _) | RangeSpec::From(first) if first > last_byte => return None,
         // §14.1.2: a last-pos past the end means the end.
         RangeSpec::FromTo(first, last) => (first, last.min(last_byte)),
         RangeSpec::From(first) => (first, last_byte),
-        // §14.1.1: a zero suffix-length is unsatisfiable.
+        // §14.1.2: only a non-zero suffix-length is satisfiable.
         RangeSpec::Suffix(0) => return None,
-        // §14.1.3: a suffix longer than the representation selects all of it.
+        // §14.1.2: a suffix longer than the representation selects all of it.
         RangeSpec::Suffix(n) => (len - n.min(len), last_byte),
     };
     Some(ByteRange { start, end })
@@ -318,16 +320,16 @@ mod tests {
             let want = match want {
                 Ignore => RangePlan::Ignore,
                 Unsat => RangePlan::Unsatisfiable,
-                Ranges(ranges) => {
-                    let ranges: Vec<ByteRange> = ranges
+                Ranges([(start, end)]) => RangePlan::Single(ByteRange {
+                    start: *start,
+                    end: *end,
+                }),
+                Ranges(ranges) => RangePlan::Multi(
+                    ranges
                         .iter()
                         .map(|&(start, end)| ByteRange { start, end })
-                        .collect();
-                    match ranges.as_slice() {
-                        [one] => RangePlan::Single(*one),
-                        _ => RangePlan::Multi(ranges),
-                    }
-                }
+                        .collect(),
+                ),
             };
             assert_eq!(
                 plan(header, *len),
@@ -385,76 +387,73 @@ mod tests {
     }
 
     /// xorshift64: a deterministic stream of numbers for the property test.
-    fn next(state: &mut u64) -> u64 {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        *state
-    }
+    struct Rng(u64);
 
-    /// A position that lands at the start, near the end, past the end or anywhere.
-    fn position(state: &mut u64, len: u64) -> u64 {
-        match next(state) % 4 {
-            0 => next(state) % 10,
-            1 => len.saturating_sub(next(state) % 100),
-            2 => len.saturating_add(next(state) % 3),
-            _ => next(state) % len.saturating_add(1).max(1),
+    impl Rng {
+        /// A number below `n` (or 0 when `n` is 0).
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0.checked_rem(n).unwrap_or(0)
         }
-    }
 
-    /// A mostly well-formed header of up to 40 specs, with overflows and garbage mixed in.
-    fn random_header(state: &mut u64, len: u64) -> String {
-        const UNITS: &[&str] = &["bytes=", "BYTES=", "items=", "", "bytes=", "bytes="];
-        const SEPARATORS: &[&str] = &[",", ", ", " ,\t", ",,"];
-        const ODD_SPECS: &[&str] = &[
-            "0-99999999999999999999",
-            "-99999999999999999999",
-            "99999999999999999999-",
-            "-0",
-            "5",
-            "+1-2",
-            "1 -2",
-            "a-b",
-            "-",
-            "",
-            "*",
-            "é",
-        ];
-        let mut header = UNITS[(next(state) % 6) as usize].to_owned();
-        // Mostly the one to four specs players send, sometimes many.
-        let count = match next(state) % 4 {
-            0 => next(state) % 40,
-            _ => 1 + next(state) % 4,
-        };
-        for i in 0..count {
-            if i > 0 {
-                header.push_str(SEPARATORS[(next(state) % 4) as usize]);
+        /// One of the `|`-separated choices.
+        fn pick<'a>(&mut self, choices: &'a str) -> &'a str {
+            let choices: Vec<&str> = choices.split('|').collect();
+            choices[self.below(choices.len() as u64) as usize]
+        }
+
+        /// A position at the start, near the end, past the end or anywhere.
+        fn position(&mut self, len: u64) -> u64 {
+            match self.below(4) {
+                0 => self.below(10),
+                1 => len.saturating_sub(self.below(100)),
+                2 => len.saturating_add(self.below(3)),
+                _ => self.below(len.saturating_add(1)),
             }
-            let (a, b) = (position(state, len), position(state, len));
-            let spec = match next(state) % 64 {
-                0 => ODD_SPECS[(next(state) % ODD_SPECS.len() as u64) as usize].to_owned(),
-                1 => format!("{}-{}", a.max(b), a.min(b)),
-                2..=15 => format!("{a}-"),
-                16..=29 => format!("-{b}"),
-                _ => format!("{}-{}", a.min(b), a.max(b)),
-            };
-            header.push_str(&spec);
         }
-        header
+
+        /// A mostly well-formed header: usually the one to four specs players send, sometimes
+        /// up to 40, with overflows, garbage and odd separators mixed in.
+        fn header(&mut self, len: u64) -> String {
+            let mut header = self.pick("bytes=|BYTES=|items=||bytes=|bytes=").to_owned();
+            let count = if self.below(4) == 0 {
+                self.below(40)
+            } else {
+                1 + self.below(4)
+            };
+            for i in 0..count {
+                if i > 0 {
+                    header.push_str(self.pick(",|, | ,\t|,,"));
+                }
+                let (a, b) = (self.position(len), self.position(len));
+                let spec = match self.below(64) {
+                    0 => self
+                        .pick("0-99999999999999999999|-99999999999999999999|99999999999999999999-|-0|5|+1-2|1 -2|a-b|-||*|é")
+                        .to_owned(),
+                    1 => format!("{}-{}", a.max(b), a.min(b)),
+                    2..=15 => format!("{a}-"),
+                    16..=29 => format!("-{b}"),
+                    _ => format!("{}-{}", a.min(b), a.max(b)),
+                };
+                header.push_str(&spec);
+            }
+            header
+        }
     }
 
     #[test]
     fn no_input_panics_and_every_planned_range_lies_inside_the_representation() {
         const LENS: &[u64] = &[0, 1, 2, 10, 100, 1000, 100_000, u64::MAX - 1, u64::MAX];
-        let mut state = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut seen = [0; 4];
         for _ in 0..20_000 {
-            let pick = next(&mut state);
-            let len = match LENS.get((pick % 12) as usize) {
+            let len = match LENS.get(rng.below(12) as usize) {
                 Some(&len) => len,
-                None => pick >> (pick % 64),
+                None => rng.below(u64::MAX) >> rng.below(64),
             };
-            let header = random_header(&mut state, len);
+            let header = rng.header(len);
             let _ = parse(&header);
             let plan = plan(&header, len);
             seen[match plan {
@@ -463,18 +462,23 @@ mod tests {
                 RangePlan::Single(_) => 2,
                 RangePlan::Multi(_) => 3,
             }] += 1;
-            match plan {
-                RangePlan::Single(range) => assert!(range.start <= range.end && range.end < len),
-                RangePlan::Multi(ranges) => {
-                    assert!((2..=MAX_PARTS).contains(&ranges.len()), "{header:?}");
-                    for range in &ranges {
-                        assert!(range.start <= range.end && range.end < len, "{header:?}");
-                    }
-                    for pair in ranges.windows(2) {
-                        assert!(pair[1].start > pair[0].end + COALESCE_GAP, "{header:?}");
-                    }
-                }
-                RangePlan::Ignore | RangePlan::Unsatisfiable => {}
+            let ranges = match plan {
+                RangePlan::Single(range) => vec![range],
+                RangePlan::Multi(ranges) => ranges,
+                RangePlan::Ignore | RangePlan::Unsatisfiable => continue,
+            };
+            assert!(ranges.len() <= MAX_PARTS, "{header:?}");
+            for range in &ranges {
+                assert!(
+                    range.start <= range.end && range.end < len,
+                    "{header:?} of {len}"
+                );
+            }
+            for pair in ranges.windows(2) {
+                assert!(
+                    pair[1].start > pair[0].end + COALESCE_GAP,
+                    "{header:?} of {len}"
+                );
             }
         }
         // Every kind of plan came up, so the generator reaches all of the code.

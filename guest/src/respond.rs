@@ -148,20 +148,13 @@ fn decide(conditionals: &Conditionals, range: Option<&str>, rep: &Representation
 }
 
 fn render(outcome: Outcome, rep: &Representation) -> Reply {
-    match outcome {
+    let (status, content_type, content_length, content_range, chunks) = match outcome {
         Outcome::Full => {
             let span = Chunk::Span {
                 start: 0,
                 len: rep.len,
             };
-            content(
-                rep,
-                200,
-                rep.content_type.to_owned(),
-                rep.len,
-                None,
-                vec![span],
-            )
+            (200, rep.content_type.to_owned(), rep.len, None, vec![span])
         }
         // §15.3.7.1: a single part is described by Content-Range in the header section.
         Outcome::Partial(range) => {
@@ -171,8 +164,7 @@ fn render(outcome: Outcome, rep: &Representation) -> Reply {
                 len: range.len(),
             };
             let content_type = rep.content_type.to_owned();
-            content(
-                rep,
+            (
                 206,
                 content_type,
                 range.len(),
@@ -183,8 +175,7 @@ fn render(outcome: Outcome, rep: &Representation) -> Reply {
         // §15.3.7.2: each part carries its own Content-Range; the reply has none.
         Outcome::Multipart(ranges) => {
             let framed = multipart::byteranges(rep.etag, rep.content_type, &ranges, rep.len);
-            content(
-                rep,
+            (
                 206,
                 framed.media_type,
                 framed.content_length,
@@ -193,32 +184,22 @@ fn render(outcome: Outcome, rep: &Representation) -> Reply {
             )
         }
         // §15.4.5: a 304 carries the fields a 200 would for cache updates, and no content.
-        Outcome::NotModified => Reply {
-            status: 304,
-            headers: validators(rep),
-            body: Body::Empty,
-        },
-        Outcome::PreconditionFailed => error(412, "Precondition failed"),
+        Outcome::NotModified => {
+            return Reply {
+                status: 304,
+                headers: validators(rep),
+                body: Body::Empty,
+            };
+        }
+        Outcome::PreconditionFailed => return error(412, "Precondition failed"),
         // §15.5.17: a 416 for byte ranges should say the current length.
         Outcome::RangeNotSatisfiable => {
             let mut reply = error(416, "Range not satisfiable");
-            reply
-                .headers
-                .push(("content-range", format!("bytes */{}", rep.len)));
-            reply
+            let content_range = format!("bytes */{}", rep.len);
+            reply.headers.push(("content-range", content_range));
+            return reply;
         }
-    }
-}
-
-/// A 200 or 206 carrying (part of) the representation.
-fn content(
-    rep: &Representation,
-    status: u16,
-    content_type: String,
-    content_length: u64,
-    content_range: Option<String>,
-    chunks: Vec<Chunk>,
-) -> Reply {
+    };
     let mut headers = vec![
         ("content-type", content_type),
         ("content-length", content_length.to_string()),
@@ -226,10 +207,11 @@ fn content(
     headers.extend(content_range.map(|value| ("content-range", value)));
     headers.push(("content-disposition", disposition::inline(rep.file_name)));
     headers.extend(validators(rep));
+    let body = Body::Representation(chunks);
     Reply {
         status,
         headers,
-        body: Body::Representation(chunks),
+        body,
     }
 }
 
@@ -317,16 +299,10 @@ mod tests {
         headers: &[],
         body: Spans(&[(0, 8)]),
     };
-    const WHOLE: &[(&str, Option<&str>)] = &[
-        ("content-type", Some("audio/mpeg")),
-        ("content-length", Some("8")),
-        ("content-range", None),
-    ];
-    const FIRST_FIVE: &[(&str, Option<&str>)] = &[
-        ("content-type", Some("audio/mpeg")),
-        ("content-length", Some("5")),
-        ("content-range", Some("bytes 0-4/8")),
-    ];
+    #[rustfmt::skip]
+    const WHOLE: &[(&str, Option<&str>)] = &[("content-type", Some("audio/mpeg")), ("content-range", None)];
+    #[rustfmt::skip]
+    const FIRST_FIVE: &[(&str, Option<&str>)] = &[("content-type", Some("audio/mpeg")), ("content-range", Some("bytes 0-4/8"))];
     const NOT_MODIFIED: &[(&str, Option<&str>)] =
         &[("content-length", None), ("content-type", None)];
 
@@ -370,220 +346,167 @@ mod tests {
     ];
 
     fn header<'r>(reply: &'r Reply, name: &str) -> Option<&'r str> {
-        reply
-            .headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, value)| value.as_str())
+        let mut fields = reply.headers.iter().filter(|(field, _)| *field == name);
+        fields.next().map(|(_, value)| value.as_str())
     }
 
-    fn chunks(reply: &Reply) -> &[Chunk] {
-        match &reply.body {
-            Body::Representation(chunks) => chunks,
-            other => panic!("expected a representation body, got {other:?}"),
+    /// (start, len) of each span and the total length of a representation body.
+    fn spans_and_len(reply: &Reply) -> (Vec<(u64, u64)>, u64) {
+        let Body::Representation(chunks) = &reply.body else {
+            panic!("{:?}", reply.body)
+        };
+        let mut spans = Vec::new();
+        let mut total = 0;
+        for chunk in chunks {
+            match chunk {
+                Chunk::Literal(bytes) => total += bytes.len() as u64,
+                Chunk::Span { start, len } => {
+                    spans.push((*start, *len));
+                    total += len;
+                }
+            }
         }
+        (spans, total)
     }
 
-    fn body_len(chunks: &[Chunk]) -> u64 {
-        chunks
-            .iter()
-            .map(|chunk| match chunk {
-                Chunk::Literal(bytes) => bytes.len() as u64,
-                Chunk::Span { len, .. } => *len,
-            })
-            .sum()
+    /// Serves a GET and a HEAD, checks that HEAD mirrors GET without a body, returns the GET.
+    fn get(conditionals: &Conditionals, range: Option<&str>, rep: &Representation) -> Reply {
+        let get = serve(Method::Get, conditionals, range, rep);
+        let head = serve(Method::Head, conditionals, range, rep);
+        assert_eq!(
+            head,
+            Reply {
+                body: Body::Empty,
+                ..get.clone()
+            },
+            "HEAD mirrors GET"
+        );
+        get
+    }
+
+    fn rep(len: u64, modified_secs: u64, etag: &str) -> Representation<'_> {
+        let content_type = "audio/mpeg";
+        Representation {
+            file_name: FILE_NAME,
+            content_type,
+            len,
+            modified_secs,
+            etag,
+        }
     }
 
     #[test]
     fn serve_table_for_get_and_head() {
         for case in CASES {
             let name = case.name;
-            let rep = Representation {
-                file_name: FILE_NAME,
-                content_type: "audio/mpeg",
-                len: case.len,
-                modified_secs: T,
-                etag: case.etag,
-            };
-            let get = serve(Method::Get, &case.conditionals, case.range, &rep);
+            let get = get(&case.conditionals, case.range, &rep(case.len, T, case.etag));
             assert_eq!(get.status, case.status, "{name}");
-            for &(field, want) in case.headers {
-                assert_eq!(header(&get, field), want, "{name}: {field}");
-            }
+            let mut want: Vec<(&str, Option<String>)> = case
+                .headers
+                .iter()
+                .map(|&(field, value)| (field, value.map(str::to_owned)))
+                .collect();
             if matches!(get.status, 200 | 206 | 304) {
-                assert_eq!(header(&get, "etag"), Some(case.etag), "{name}");
-                assert_eq!(header(&get, "last-modified"), Some(DATE), "{name}");
-                assert_eq!(
-                    header(&get, "cache-control"),
-                    Some("public, no-cache"),
-                    "{name}"
-                );
-                assert_eq!(header(&get, "accept-ranges"), Some("bytes"), "{name}");
-            }
-            if matches!(get.status, 200 | 206) {
-                let length = body_len(chunks(&get)).to_string();
-                assert_eq!(
-                    header(&get, "content-length"),
-                    Some(length.as_str()),
-                    "{name}"
-                );
-                let disposition = disposition::inline(FILE_NAME);
-                assert_eq!(
-                    header(&get, "content-disposition"),
-                    Some(disposition.as_str()),
-                    "{name}"
-                );
-                assert!(header(&get, "content-type").is_some(), "{name}");
+                want.push(("etag", Some(case.etag.to_owned())));
+                want.push(("last-modified", Some(DATE.to_owned())));
+                want.push(("cache-control", Some("public, no-cache".to_owned())));
+                want.push(("accept-ranges", Some("bytes".to_owned())));
             }
             match case.body {
-                Spans(want) => {
-                    let spans: Vec<(u64, u64)> = chunks(&get)
-                        .iter()
-                        .filter_map(|chunk| match chunk {
-                            Chunk::Span { start, len } => Some((*start, *len)),
-                            Chunk::Literal(_) => None,
-                        })
-                        .collect();
-                    assert_eq!(spans, want, "{name}");
+                Spans(spans) => {
+                    let (got, len) = spans_and_len(&get);
+                    assert_eq!(got, spans, "{name}");
+                    want.push(("content-length", Some(len.to_string())));
+                    want.push(("content-disposition", Some(disposition::inline(FILE_NAME))));
                 }
                 Json(message) => {
                     let json = format!(r#"{{"error":"{message}"}}"#).into_bytes();
                     assert_eq!(get.body, Body::Literal(json), "{name}");
-                    assert_eq!(
-                        header(&get, "content-type"),
-                        Some("application/json"),
-                        "{name}"
-                    );
+                    want.push(("content-type", Some("application/json".to_owned())));
                 }
                 Nothing => assert_eq!(get.body, Body::Empty, "{name}"),
             }
-            let head = serve(Method::Head, &case.conditionals, case.range, &rep);
-            assert_eq!(
-                head,
-                Reply {
-                    body: Body::Empty,
-                    ..get
-                },
-                "{name}: HEAD mirrors GET"
-            );
-        }
-    }
-
-    fn rep(len: u64, modified_secs: u64) -> Representation<'static> {
-        Representation {
-            file_name: FILE_NAME,
-            content_type: "audio/flac",
-            len,
-            modified_secs,
-            etag: r#""A""#,
+            for (field, value) in want {
+                assert_eq!(header(&get, field), value.as_deref(), "{name}: {field}");
+            }
         }
     }
 
     #[test]
     fn multipart_reply_announces_its_boundary_and_exact_length() {
-        let get = serve(
-            Method::Get,
-            &Conditionals::default(),
-            Some("bytes=-1,0-0"),
-            &rep(1000, T),
-        );
-        let content_type = header(&get, "content-type").unwrap();
+        let reply = get(&NONE, Some("bytes=-1,0-0"), &rep(1000, T, r#""A""#));
+        let content_type = header(&reply, "content-type").unwrap();
         let boundary = content_type
             .strip_prefix("multipart/byteranges; boundary=")
             .unwrap();
-        let Some(Chunk::Literal(first)) = chunks(&get).first() else {
-            panic!("no part header")
+        let Body::Representation(chunks) = &reply.body else {
+            panic!("{:?}", reply.body)
         };
-        let first = String::from_utf8(first.clone()).unwrap();
+        let part = "Content-Type: audio/mpeg\r\nContent-Range: bytes 0-0/1000\r\n\r\n";
+        let first_part = format!("--{boundary}\r\n{part}").into_bytes();
+        assert_eq!(chunks.first(), Some(&Chunk::Literal(first_part)));
+        let (spans, len) = spans_and_len(&reply);
+        assert_eq!(spans, [(0, 1), (999, 1)]);
         assert_eq!(
-            first,
-            format!(
-                "--{boundary}\r\nContent-Type: audio/flac\r\nContent-Range: bytes 0-0/1000\r\n\r\n"
-            )
+            header(&reply, "content-length"),
+            Some(len.to_string().as_str())
         );
-        let length = body_len(chunks(&get)).to_string();
-        assert_eq!(header(&get, "content-length"), Some(length.as_str()));
-        let head = serve(
-            Method::Head,
-            &Conditionals::default(),
-            Some("bytes=-1,0-0"),
-            &rep(1000, T),
-        );
-        assert_eq!(head.headers, get.headers);
     }
 
     #[test]
     fn last_modified_at_the_epoch_and_far_future_clamped() {
-        let epoch = serve(Method::Get, &Conditionals::default(), None, &rep(8, 0));
+        let epoch = get(&NONE, None, &rep(8, 0, r#""A""#));
         assert_eq!(
             header(&epoch, "last-modified"),
             Some("Thu, 01 Jan 1970 00:00:00 GMT")
         );
-        let future = serve(
-            Method::Get,
-            &Conditionals::default(),
-            None,
-            &rep(8, u64::MAX),
-        );
-        assert_eq!(
-            header(&future, "last-modified"),
-            Some("Fri, 31 Dec 9999 23:59:59 GMT")
-        );
+        let last = "Fri, 31 Dec 9999 23:59:59 GMT";
+        let future = get(&NONE, None, &rep(8, u64::MAX, r#""A""#));
+        assert_eq!(header(&future, "last-modified"), Some(last));
         let revalidate = Conditionals {
-            if_modified_since: Some("Fri, 31 Dec 9999 23:59:59 GMT"),
+            if_modified_since: Some(last),
             ..NONE
         };
         assert_eq!(
-            serve(Method::Get, &revalidate, None, &rep(8, u64::MAX)).status,
+            get(&revalidate, None, &rep(8, u64::MAX, r#""A""#)).status,
             304
         );
     }
 
-    #[test]
-    fn error_is_json_with_exact_length() {
-        let reply = error(404, "File not found");
-        assert_eq!(reply.status, 404);
-        assert_eq!(
-            reply.body,
-            Body::Literal(br#"{"error":"File not found"}"#.to_vec())
-        );
-        assert_eq!(
-            reply.headers,
-            [
-                ("content-type", "application/json".to_owned()),
-                ("content-length", "26".to_owned())
-            ]
-        );
-    }
+    /// (status, message, JSON body, Allow).
+    #[rustfmt::skip]
+    const ERRORS: &[(u16, &str, &str, Option<&str>)] = &[
+        (404, "File not found", r#"{"error":"File not found"}"#, None),
+        (403, "Invalid path", r#"{"error":"Invalid path"}"#, None),
+        (405, "Method not allowed", r#"{"error":"Method not allowed"}"#, Some("GET, HEAD")),
+        (500, "a \"quoted\" \\ path\nwith\ttabs\r\u{1}\u{1f} é 日本", r#"{"error":"a \"quoted\" \\ path\nwith\ttabs\r\u0001\u001f é 日本"}"#, None),
+    ];
 
     #[test]
-    fn error_message_is_escaped_as_a_json_string() {
-        let reply = error(500, "a \"quoted\" \\ path\nwith\ttabs\r\u{1}\u{1f} é 日本");
-        let want = r#"{"error":"a \"quoted\" \\ path\nwith\ttabs\r\u0001\u001f é 日本"}"#;
-        assert_eq!(reply.body, Body::Literal(want.as_bytes().to_vec()));
-        assert_eq!(
-            header(&reply, "content-length"),
-            Some(want.len().to_string().as_str())
-        );
-    }
-
-    #[test]
-    fn method_not_allowed_lists_get_and_head() {
-        assert_eq!(
-            header(&error(405, "Method not allowed"), "allow"),
-            Some("GET, HEAD")
-        );
-        assert_eq!(header(&error(404, "File not found"), "allow"), None);
-    }
-
-    #[test]
-    fn error_for_head_keeps_its_fields_and_drops_its_body() {
-        let get = error(404, "File not found");
-        let head = get.clone().for_method(Method::Head);
-        assert_eq!(
-            (head.status, &head.headers, &head.body),
-            (404, &get.headers, &Body::Empty)
-        );
-        assert_eq!(get.clone().for_method(Method::Get), get);
+    fn errors_are_json_with_exact_length_and_no_body_for_head() {
+        for &(status, message, json, allow) in ERRORS {
+            let reply = error(status, message);
+            assert_eq!(reply.status, status);
+            assert_eq!(
+                reply.body,
+                Body::Literal(json.as_bytes().to_vec()),
+                "{message:?}"
+            );
+            assert_eq!(header(&reply, "content-type"), Some("application/json"));
+            assert_eq!(
+                header(&reply, "content-length"),
+                Some(json.len().to_string().as_str())
+            );
+            assert_eq!(header(&reply, "allow"), allow);
+            let head = reply.clone().for_method(Method::Head);
+            assert_eq!(
+                head,
+                Reply {
+                    body: Body::Empty,
+                    ..reply.clone()
+                }
+            );
+            assert_eq!(reply.clone().for_method(Method::Get), reply);
+        }
     }
 }

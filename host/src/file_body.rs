@@ -19,19 +19,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::sandbox::GuestState;
 
-wasmtime::component::bindgen!({
-    path: "../wit",
-    world: "tapedeck:server/host",
-    imports: { default: trappable },
-    require_store_data_send: true,
-    with: {
-        "wasi:filesystem": wasmtime_wasi::p2::bindings::filesystem,
-        "wasi:io": wasmtime_wasi::p2::bindings::io,
-        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
-    },
-});
-
-use tapedeck::server::file_body::{Chunk, Host};
+use crate::bindings::tapedeck::server::file_body::{Chunk, Host};
 
 /// Bytes read from the file per body frame: large enough for few syscalls, small
 /// enough that a stalled reader pins little memory.
@@ -55,7 +43,7 @@ impl Slot {
 }
 
 impl Host for GuestState {
-    fn send(
+    async fn send(
         &mut self,
         file: Resource<Descriptor>,
         chunks: Vec<Chunk>,
@@ -67,13 +55,6 @@ impl Host for GuestState {
         *self.file_body.0.lock().unwrap() = Some(FileBody::new(file, chunks));
         Ok(())
     }
-}
-
-/// Adds the `file-body` import to a guest linker.
-pub fn add_to_linker(linker: &mut wasmtime::component::Linker<GuestState>) -> wasmtime::Result<()> {
-    tapedeck::server::file_body::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |state| {
-        state
-    })
 }
 
 /// A response body made of literal bytes and spans of one file.
@@ -92,7 +73,11 @@ impl FileBody {
                 Chunk::Span(span) => span.length,
             })
             .sum();
-        Self { file, chunks: chunks.into(), remaining }
+        Self {
+            file,
+            chunks: chunks.into(),
+            remaining,
+        }
     }
 
     /// The next piece of the body, or `None` at its end. Reads are a plain `pread`

@@ -1,9 +1,11 @@
 //! `tapedeck`: serves a music library over HTTP through a sandboxed guest component.
 
+mod bindings;
 mod file_body;
 mod response;
 mod sandbox;
 mod server;
+mod transcode;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -38,6 +40,9 @@ struct ServeArgs {
     /// A guest component (`.wasm`) to run instead of the embedded one.
     #[arg(long)]
     guest: Option<PathBuf>,
+    /// Decoder processes (`wvunpack`, `ffmpeg`) allowed at once; past it, 503.
+    #[arg(long, env = "TAPEDECK_MAX_DECODERS", default_value_t = transcode::DEFAULT_MAX_DECODERS)]
+    max_decoders: usize,
 }
 
 fn main() -> Result<()> {
@@ -59,12 +64,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .canonicalize()
         .with_context(|| format!("failed to resolve music dir `{}`", args.music_dir.display()))?;
     let guest = match &args.guest {
-        Some(path) => {
-            std::fs::read(path).with_context(|| format!("failed to read guest `{}`", path.display()))?
-        }
+        Some(path) => std::fs::read(path)
+            .with_context(|| format!("failed to read guest `{}`", path.display()))?,
         None => EMBEDDED_GUEST.to_vec(),
     };
-    let sandbox = sandbox::Sandbox::new(&guest, music_dir)?;
+    let transcoder = transcode::Transcoder::new(args.max_decoders);
+    let sandbox = sandbox::Sandbox::new(&guest, music_dir, transcoder)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("failed to listen on `{}`", args.listen))?;

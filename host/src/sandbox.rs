@@ -3,27 +3,28 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use http::StatusCode;
 use hyper::body::Incoming;
 use tokio::sync::oneshot;
 use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{CallHook, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
-use wasmtime::{StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use crate::{file_body, response};
+use crate::transcode::Transcoder;
+use crate::{bindings, file_body, response};
 
-/// How often the epoch ticks: the granularity of a guest's CPU budget.
+/// How often the epoch ticks: how often a running guest checks its CPU budget.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// Ticks of running wasm a request may use before it is interrupted (~1 s of CPU).
-const CPU_BUDGET_TICKS: u32 = 100;
+/// Time a request's guest may spend running wasm (not waiting on the host).
+const CPU_BUDGET: Duration = Duration::from_secs(1);
 /// Linear memory one guest instance may grow to.
 const GUEST_MEMORY_LIMIT: usize = 64 << 20;
 /// Guest instances that may exist at once (the pooling allocator's slots).
@@ -33,6 +34,7 @@ const MAX_INSTANCES: u32 = 1000;
 pub struct Sandbox {
     pre: ProxyPre<GuestState>,
     music_dir: PathBuf,
+    transcoder: Arc<Transcoder>,
 }
 
 /// What one request's store holds.
@@ -42,19 +44,55 @@ pub struct GuestState {
     hooks: NoOutgoingRequests,
     pub(crate) table: ResourceTable,
     pub(crate) file_body: file_body::Slot,
+    pub(crate) transcoder: Arc<Transcoder>,
     limits: StoreLimits,
-    cpu_ticks_left: u32,
+    cpu: CpuMeter,
+}
+
+/// Time spent running wasm, measured at every crossing between wasm and the host:
+/// a guest blocked in a host call (splicing a slow stream) is not using the CPU.
+#[derive(Default)]
+struct CpuMeter {
+    used: Duration,
+    running_since: Option<Instant>,
+}
+
+impl CpuMeter {
+    fn crossing(&mut self, hook: CallHook) {
+        let now = Instant::now();
+        if hook.entering_host() {
+            if let Some(since) = self.running_since.take() {
+                self.used += now - since;
+            }
+        } else {
+            self.running_since = Some(now);
+        }
+    }
+
+    fn used(&self) -> Duration {
+        self.used
+            + self
+                .running_since
+                .map_or(Duration::ZERO, |since| since.elapsed())
+    }
 }
 
 impl WasiView for GuestState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for GuestState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
     }
 }
 
@@ -82,30 +120,36 @@ impl WasiHttpHooks for NoOutgoingRequests {
 
 impl Sandbox {
     /// Compiles `guest` (a component, `.wasm`) and links it against what a guest may import.
-    pub fn new(guest: &[u8], music_dir: PathBuf) -> Result<Arc<Self>> {
+    pub fn new(guest: &[u8], music_dir: PathBuf, transcoder: Arc<Transcoder>) -> Result<Arc<Self>> {
         let engine = new_engine()?;
         let component = Component::new(&engine, guest)
             .map_err(anyhow::Error::from)
             .context("failed to compile the guest component")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::bindings::http::types::add_to_linker::<_, wasmtime_wasi_http::WasiHttp>(
-            &mut linker,
-            &Default::default(),
-            GuestState::http,
-        )?;
-        file_body::add_to_linker(&mut linker)?;
+        wasmtime_wasi_http::p2::bindings::http::types::add_to_linker::<
+            _,
+            wasmtime_wasi_http::WasiHttp,
+        >(&mut linker, &Default::default(), GuestState::http)?;
+        bindings::add_to_linker(&mut linker)?;
         let pre = linker
             .instantiate_pre(&component)
             .and_then(ProxyPre::new)
             .map_err(anyhow::Error::from)
             .context("the guest does not fit the tapedeck world")?;
         spawn_epoch_ticker(engine);
-        Ok(Arc::new(Self { pre, music_dir }))
+        Ok(Arc::new(Self {
+            pre,
+            music_dir,
+            transcoder,
+        }))
     }
 
     /// Runs the guest on one request, in a store of its own.
-    pub async fn handle(&self, request: hyper::Request<Incoming>) -> hyper::Response<HyperOutgoingBody> {
+    pub async fn handle(
+        &self,
+        request: hyper::Request<Incoming>,
+    ) -> hyper::Response<HyperOutgoingBody> {
         match self.run_guest(request).await {
             Ok(response) => response,
             Err(error) => {
@@ -122,16 +166,25 @@ impl Sandbox {
         let mut store = self.new_store()?;
         let slot = store.data().file_body.clone();
         let (sender, receiver) = oneshot::channel();
-        let request = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
-        let outparam = store.data_mut().http().new_response_outparam_from_callback(move |result| {
-            _ = sender.send(result.map(|response| slot.attach(response)));
-        })?;
+        let request = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)?;
+        let outparam = store
+            .data_mut()
+            .http()
+            .new_response_outparam_from_callback(move |result| {
+                _ = sender.send(result.map(|response| slot.attach(response)));
+            })?;
         let pre = self.pre.clone();
         // The guest runs in its own task: it may still be writing a body that this
         // task's caller has to pump to the client.
         let guest = tokio::spawn(async move {
             let proxy = pre.instantiate_async(&mut store).await?;
-            proxy.wasi_http_incoming_handler().call_handle(&mut store, request, outparam).await
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, request, outparam)
+                .await
         });
         match receiver.await {
             Ok(Ok(response)) => Ok(response),
@@ -157,20 +210,26 @@ impl Sandbox {
             hooks: NoOutgoingRequests,
             table: ResourceTable::new(),
             file_body: file_body::Slot::default(),
-            limits: StoreLimitsBuilder::new().memory_size(GUEST_MEMORY_LIMIT).instances(16).build(),
-            cpu_ticks_left: CPU_BUDGET_TICKS,
+            transcoder: Arc::clone(&self.transcoder),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(GUEST_MEMORY_LIMIT)
+                .instances(16)
+                .build(),
+            cpu: CpuMeter::default(),
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limits);
-        // The deadline is met only while wasm runs, so the ticks it counts are CPU
-        // time; each yields to tokio so a busy guest cannot hog a worker thread.
+        store.call_hook(|mut store, hook| {
+            store.data_mut().cpu.crossing(hook);
+            Ok(())
+        });
+        // At each tick a running guest checks its budget, then yields to tokio so a
+        // busy guest cannot hog a worker thread.
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut store| {
-            let state = store.data_mut();
-            if state.cpu_ticks_left == 0 {
+        store.epoch_deadline_callback(|store| {
+            if store.data().cpu.used() > CPU_BUDGET {
                 return Ok(UpdateDeadline::Interrupt);
             }
-            state.cpu_ticks_left -= 1;
             Ok(UpdateDeadline::Yield(1))
         });
         Ok(store)

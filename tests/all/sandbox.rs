@@ -15,6 +15,9 @@ use crate::support::{Library, TestServer};
 /// The hostile guest component, built by the host's build script.
 const HOSTILE_GUEST: &str = env!("TAPEDECK_HOSTILE_GUEST");
 
+/// Peak host memory a server may reach while one guest allocates without bound.
+const MEMORY_CEILING: u64 = 512 << 20;
+
 /// What the hostile guest must be able to read (so its failures elsewhere mean something).
 const CONTROL_FILE: &str = "control.mp3";
 const CONTROL_BYTES: &[u8] = b"ID3 control file inside MUSIC_DIR";
@@ -281,14 +284,24 @@ fn spinning_guest_is_stopped_and_does_not_block_other_requests() {
 #[test]
 fn allocating_guest_hits_its_memory_limit_and_the_server_keeps_serving() {
     let server = hostile_server();
-    let response = server.get("/alloc", &[]);
-    assert_eq!(response.status, 500, "{}", response.summary());
-    response.expect_json_error();
-    let next = server.get("/", &[]);
-    assert_eq!(
-        next.status,
-        200,
-        "the request after an allocation failure: {}",
-        next.summary()
-    );
+    // 64 MiB at a time, then 1 MiB at a time: the guest fills what it is allowed and
+    // touches every byte; without a limit it would reach wasm32's 4 GiB.
+    for target in ["/alloc", "/alloc?chunk_mib=1"] {
+        let response = server.get(target, &[]);
+        assert_eq!(response.status, 500, "{target}: {}", response.summary());
+        response.expect_json_error();
+        let peak = server.peak_rss();
+        assert!(
+            peak < MEMORY_CEILING,
+            "{target}: the host grew to {} MiB",
+            peak >> 20
+        );
+        let next = server.get("/", &[]);
+        assert_eq!(
+            next.status,
+            200,
+            "the request after {target}: {}",
+            next.summary()
+        );
+    }
 }

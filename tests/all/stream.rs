@@ -277,6 +277,30 @@ fn curl_downloads_the_same_bytes_whole_and_in_ranges() {
         &url,
     ]);
     assert_same_bytes(&ranged, &file[1000..2000], "curl --range 1000-1999");
+    // Several ranges: curl writes the multipart body as is, and its Content-Type last.
+    let multi = curl(&[
+        "--fail",
+        "--silent",
+        "--show-error",
+        "--range",
+        "0-99,5000-5099",
+        "--write-out",
+        "\n%{content_type}",
+        &url,
+    ]);
+    let split = multi
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .expect("content type line");
+    let content_type = String::from_utf8_lossy(&multi[split + 1..]).into_owned();
+    let parts = http::parse_byteranges(&content_type, &multi[..split])
+        .unwrap_or_else(|e| panic!("curl --range 0-99,5000-5099: {e} ({content_type})"));
+    let got: Vec<(u64, u64)> = parts.iter().map(|p| (p.first, p.last)).collect();
+    assert_eq!(got, [(0, 99), (5000, 5099)], "curl --range 0-99,5000-5099");
+    for part in &parts {
+        let slice = &file[part.first as usize..=part.last as usize];
+        assert_same_bytes(&part.data, slice, "a part curl received");
+    }
     // Two transfers over one kept-alive connection must both come out intact.
     let twice = curl(&["--fail", "--silent", "--show-error", &url, &url]);
     assert_same_bytes(

@@ -210,6 +210,10 @@ impl Library {
     /// Creates a sparse file of `len` bytes (no disk blocks but a few) with markers at its
     /// start, at 4 GiB (past 32-bit offsets) and at its end. Returns the marker offsets.
     pub fn add_big_file(&self, rel: &str, len: u64) -> [(u64, &'static [u8]); 3] {
+        assert!(
+            len > (1 << 32) + 32,
+            "a big file must reach past its 4 GiB marker"
+        );
         let markers: [(u64, &'static [u8]); 3] = [
             (0, b"ID3-BIG-FILE-START"),
             (1 << 32, b"MARK-AT-4-GiB---"),

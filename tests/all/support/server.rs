@@ -172,6 +172,22 @@ impl TestServer {
         );
     }
 
+    /// The server's peak resident memory so far (`VmHWM` of `/proc/PID/status`), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let pid = self.child.as_ref().expect("server running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .expect("VmHWM in /proc status");
+        let kib: u64 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .expect("VmHWM value");
+        kib * 1024
+    }
+
     /// Everything the server has logged so far, one line each.
     pub fn log_lines(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()

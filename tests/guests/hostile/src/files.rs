@@ -99,10 +99,12 @@ fn open_and_read(dir: &Descriptor, flags: PathFlags, path: &str) -> String {
     match opened.read(64 * 1024, 0) {
         Ok((bytes, _eof)) => format!("ok:{}", json::preview(&bytes)),
         // A directory cannot be read, but opening it already escaped: report what it holds.
-        Err(_) => format!(
-            "ok:dir:{}",
-            names(&opened).unwrap_or_else(|e| format!("unlistable ({e})"))
-        ),
+        Err(_) => {
+            format!(
+                "ok:dir:{}",
+                names(&opened).unwrap_or_else(|e| format!("unlistable ({e})"))
+            )
+        }
     }
 }
 

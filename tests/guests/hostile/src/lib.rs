@@ -7,7 +7,8 @@
 //! - `/escape/files[?try=PATH…]`: files outside the music dir (`files.rs`)
 //! - `/escape/env`: environment variables, arguments, working directory (`env.rs`)
 //! - `/escape/network?port=N[&udp=M]`: TCP, UDP and DNS (`network.rs`)
-//! - `/trap`, `/spin`, `/alloc`: a panic, an endless loop, unbounded memory (`misbehave.rs`)
+//! - `/trap`, `/spin`, `/alloc[?chunk_mib=N]`: a panic, an endless loop, unbounded memory
+//!   (`misbehave.rs`)
 //! - anything else: `{"guest":"hostile"}`
 //!
 //! Only the wasm32 build does anything: natively the crate is empty apart from its pure
@@ -54,7 +55,7 @@ mod handler {
                 }
                 "/trap" => misbehave::trap(),
                 "/spin" => misbehave::spin(),
-                "/alloc" => misbehave::alloc(),
+                "/alloc" => misbehave::alloc(query.first_u16("chunk_mib")),
                 _ => json::Object::new().string("guest", "hostile").finish(),
             };
             respond(response_out, &body);

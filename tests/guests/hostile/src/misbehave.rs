@@ -15,15 +15,16 @@ pub fn spin() -> String {
     }
 }
 
-/// Allocates and touches 64 MiB chunks until the host's memory limit (or wasm32's 4 GiB)
-/// stops it; the allocation failure aborts, which is a trap.
-pub fn alloc() -> String {
-    const CHUNK: usize = 64 << 20;
+/// Allocates and touches chunks of `chunk_mib` MiB (default 64) until the host's memory limit
+/// (or wasm32's 4 GiB) stops it; the allocation failure aborts, which is a trap. Small chunks
+/// fill memory right up to the limit before failing.
+pub fn alloc(chunk_mib: Option<u16>) -> String {
+    let chunk_len = usize::from(chunk_mib.unwrap_or(64).max(1)) << 20;
     let mut chunks: Vec<Vec<u8>> = Vec::new();
     loop {
-        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut chunk = Vec::with_capacity(chunk_len);
         // Write every byte so the memory is really committed, not just reserved.
-        chunk.resize(CHUNK, 0xA5u8);
+        chunk.resize(chunk_len, 0xA5u8);
         chunks.push(black_box(chunk));
     }
 }

@@ -1,0 +1,288 @@
+//! The `tapedeck:server/transcode` import: decoders (`wvunpack`, `ffmpeg`) run as
+//! child processes on a file the guest opened, and the guest reads their stdout.
+//!
+//! The guest hands over a descriptor, never a path: the decoder gets its own open
+//! file description of that same file (through `/proc/self/fd`) as stdin, so it can
+//! seek, and no path the guest chose reaches a command line.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::component::Resource;
+use wasmtime_wasi::filesystem::Descriptor;
+use wasmtime_wasi::p2::DynInputStream;
+use wasmtime_wasi::p2::pipe::AsyncReadStream;
+
+use crate::bindings::tapedeck::server::transcode::{Codec, Host, PcmFormat, TranscodeError};
+use crate::sandbox::GuestState;
+
+/// Decoders allowed to run at once, across all requests, unless configured.
+pub const DEFAULT_MAX_DECODERS: usize = 8;
+
+/// The decoders' shared limits.
+pub struct Transcoder {
+    permits: Arc<Semaphore>,
+}
+
+impl Transcoder {
+    /// A transcoder that runs at most `max_decoders` decoder processes at once.
+    pub fn new(max_decoders: usize) -> Arc<Self> {
+        Arc::new(Self {
+            permits: Arc::new(Semaphore::new(max_decoders)),
+        })
+    }
+
+    fn permit(&self) -> Result<OwnedSemaphorePermit, TranscodeError> {
+        Arc::clone(&self.permits)
+            .try_acquire_owned()
+            .map_err(|_| TranscodeError::Busy)
+    }
+}
+
+impl Host for GuestState {
+    async fn probe(
+        &mut self,
+        file: Resource<Descriptor>,
+        codec: Codec,
+    ) -> wasmtime::Result<Result<PcmFormat, TranscodeError>> {
+        let input = reopen(self, &file)?;
+        Ok(match self.transcoder.permit() {
+            Ok(_permit) => probe(input, codec).await,
+            Err(busy) => Err(busy),
+        })
+    }
+
+    async fn decode(
+        &mut self,
+        file: Resource<Descriptor>,
+        codec: Codec,
+        format: PcmFormat,
+        start_frame: u64,
+        frame_count: u64,
+    ) -> wasmtime::Result<Result<Resource<DynInputStream>, TranscodeError>> {
+        let input = reopen(self, &file)?;
+        let frames = Frames {
+            format,
+            start: start_frame,
+            count: frame_count,
+        };
+        let output = match self.transcoder.permit() {
+            Ok(permit) => decode(input, codec, frames, permit),
+            Err(busy) => return Ok(Err(busy)),
+        };
+        Ok(match output {
+            Ok(output) => {
+                let stream: DynInputStream = Box::new(AsyncReadStream::new(output));
+                Ok(self.table.push(stream)?)
+            }
+            Err(error) => Err(error),
+        })
+    }
+}
+
+/// A fresh open file description of the file behind the guest's descriptor.
+fn reopen(state: &GuestState, file: &Resource<Descriptor>) -> wasmtime::Result<File> {
+    match state.table.get(file)? {
+        Descriptor::File(file) => {
+            let fd = file.file.as_raw_fd();
+            Ok(File::open(format!("/proc/self/fd/{fd}"))?)
+        }
+        Descriptor::Dir(_) => wasmtime::bail!("transcode was given a directory"),
+    }
+}
+
+/// The program that decodes `codec`, as the error names it when it is missing.
+fn tool(codec: Codec, probing: bool) -> &'static str {
+    match (codec, probing) {
+        (Codec::Wavpack, _) => "wvunpack",
+        (Codec::Wma, true) => "ffprobe",
+        (Codec::Wma, false) => "ffmpeg",
+    }
+}
+
+async fn probe(input: File, codec: Codec) -> Result<PcmFormat, TranscodeError> {
+    let args: &[&str] = match codec {
+        // `-f`: one machine-readable line, `rate;bits;int|float;channels;mask;frames;…`.
+        Codec::Wavpack => &["-f", "-"],
+        Codec::Wma => &[
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=sample_rate,channels:format=duration",
+            "-of",
+            "default=noprint_wrappers=1",
+            "file:/dev/stdin",
+        ],
+    };
+    let name = tool(codec, true);
+    let output = Command::new(name)
+        .args(args)
+        .stdin(input)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|error| spawn_error(name, error))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let parsed = match codec {
+        Codec::Wavpack => parse_wvunpack_info(&stdout),
+        Codec::Wma => parse_ffprobe(&stdout),
+    };
+    match parsed {
+        Some(format) if output.status.success() => Ok(format),
+        _ => {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let reason = stderr.lines().map(str::trim).find(|line| !line.is_empty());
+            tracing::warn!(tool = name, reason, "probe failed");
+            Err(TranscodeError::Corrupt(format!(
+                "{name} cannot read this file"
+            )))
+        }
+    }
+}
+
+/// Which frames of a file to decode, in the format `probe` found.
+struct Frames {
+    format: PcmFormat,
+    start: u64,
+    count: u64,
+}
+
+fn decode(
+    input: File,
+    codec: Codec,
+    frames: Frames,
+    permit: OwnedSemaphorePermit,
+) -> Result<DecoderOutput, TranscodeError> {
+    let name = tool(codec, false);
+    let mut command = Command::new(name);
+    // WavPack seeks exactly to a frame. A lossy decoder's output depends on where it
+    // starts, so WMA is always decoded from the start and the host skips to the frame:
+    // then every range is the same slice of the one full decode.
+    let skip_frames = match codec {
+        Codec::Wavpack => {
+            command.args(["-q", "-r", "-y"]);
+            command.arg(format!("--skip={}", frames.start));
+            command.arg(format!("--until=+{}", frames.count));
+            command.args(["-", "-o", "-"]);
+            0
+        }
+        Codec::Wma => {
+            command.args([
+                "-nostdin",
+                "-v",
+                "error",
+                "-i",
+                "file:/dev/stdin",
+                "-map",
+                "0:a:0",
+            ]);
+            command.args(["-f", "s16le", "-acodec", "pcm_s16le"]);
+            command.args(["-ac", &frames.format.channels.to_string()]);
+            command.args(["-ar", &frames.format.sample_rate.to_string(), "-"]);
+            frames.start
+        }
+    };
+    let block_align =
+        u64::from(frames.format.channels) * u64::from(frames.format.bits_per_sample / 8);
+    let mut child = command
+        .stdin(input)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|error| spawn_error(name, error))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    Ok(DecoderOutput {
+        stdout,
+        skip: skip_frames * block_align,
+        _child: child,
+        _permit: permit,
+    })
+}
+
+fn spawn_error(name: &str, error: io::Error) -> TranscodeError {
+    if error.kind() == io::ErrorKind::NotFound {
+        TranscodeError::MissingTool(name.into())
+    } else {
+        tracing::error!(tool = name, %error, "failed to start decoder");
+        TranscodeError::Corrupt(format!("{name} could not be started"))
+    }
+}
+
+/// Parses `wvunpack -f`: `rate;bits;int|float;channels;mask;frames;md5;version;mode;`.
+fn parse_wvunpack_info(stdout: &str) -> Option<PcmFormat> {
+    let fields: Vec<&str> = stdout.lines().next()?.split(';').collect();
+    Some(PcmFormat {
+        sample_rate: fields.first()?.parse().ok()?,
+        bits_per_sample: fields.get(1)?.parse().ok()?,
+        float: *fields.get(2)? == "float",
+        channels: fields.get(3)?.parse().ok()?,
+        total_frames: fields.get(5)?.parse().ok()?,
+    })
+}
+
+/// Parses ffprobe's `key=value` lines; WMA is decoded to 16-bit integers, and its
+/// frame count is the container's duration (the guest pads or trims to it).
+fn parse_ffprobe(stdout: &str) -> Option<PcmFormat> {
+    let value = |key: &str| {
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+    };
+    let sample_rate: u32 = value("sample_rate")?.parse().ok()?;
+    let duration: f64 = value("duration")?.parse().ok()?;
+    Some(PcmFormat {
+        sample_rate,
+        channels: value("channels")?.parse().ok()?,
+        bits_per_sample: 16,
+        float: false,
+        total_frames: (duration * f64::from(sample_rate)).round() as u64,
+    })
+}
+
+/// A decoder's stdout. Dropping it kills the decoder (and tokio reaps it), so the
+/// process lives exactly as long as the guest's stream.
+struct DecoderOutput {
+    stdout: ChildStdout,
+    /// Bytes still to discard before the first one the guest asked for.
+    skip: u64,
+    _child: Child,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for DecoderOutput {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let before = buf.filled().len();
+            std::task::ready!(Pin::new(&mut self.stdout).poll_read(cx, buf))?;
+            let got = (buf.filled().len() - before) as u64;
+            if self.skip == 0 || got == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let dropped = got.min(self.skip);
+            self.skip -= dropped;
+            let filled = buf.filled_mut();
+            filled.copy_within(before + dropped as usize.., before);
+            buf.set_filled(before + (got - dropped) as usize);
+            if buf.filled().len() > before {
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
+}
