@@ -8,23 +8,13 @@ use std::process::Command;
 const WASM_TARGET: &str = "wasm32-wasip2";
 
 /// Guest crates to build, with the env var that hands each `.wasm` path to the host.
-const GUESTS: &[(&str, &str)] = &[
-    ("tapedeck-guest", "TAPEDECK_GUEST_WASM"),
-    ("hostile-guest", "TAPEDECK_HOSTILE_GUEST"),
-];
+const GUESTS: &[(&str, &str)] =
+    &[("tapedeck-guest", "TAPEDECK_GUEST_WASM"), ("hostile-guest", "TAPEDECK_HOSTILE_GUEST")];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest_dir
-        .parent()
-        .expect("host/ lives in the workspace root");
-    for watched in [
-        "guest/src",
-        "guest/Cargo.toml",
-        "tests/guests",
-        "wit",
-        "Cargo.lock",
-    ] {
+    let root = manifest_dir.parent().expect("host/ lives in the workspace root");
+    for watched in ["guest/src", "guest/Cargo.toml", "tests/guests", "wit", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
@@ -36,13 +26,7 @@ fn main() {
     let mut build = Command::new(cargo);
     build
         .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            WASM_TARGET,
-            "--target-dir",
-        ])
+        .args(["build", "--release", "--target", WASM_TARGET, "--target-dir"])
         .arg(&target_dir);
     for (package, _) in GUESTS {
         build.args(["-p", package]);
@@ -58,19 +42,13 @@ fn main() {
     ] {
         build.env_remove(var);
     }
-    let status = build
-        .status()
-        .expect("failed to run cargo for the guest components");
+    let status = build.status().expect("failed to run cargo for the guest components");
     assert!(status.success(), "building the guest components failed");
 
     let out = target_dir.join(WASM_TARGET).join("release");
     for (package, var) in GUESTS {
         let wasm = out.join(format!("{}.wasm", package.replace('-', "_")));
-        assert!(
-            wasm.exists(),
-            "guest component `{}` was not built",
-            wasm.display()
-        );
+        assert!(wasm.exists(), "guest component `{}` was not built", wasm.display());
         println!("cargo:rustc-env={var}={}", wasm.display());
     }
 }
@@ -83,10 +61,7 @@ fn ensure_wasm_target() {
         .output()
         .expect("failed to run rustc --print sysroot");
     let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
-    let target_lib = Path::new(&sysroot)
-        .join("lib/rustlib")
-        .join(WASM_TARGET)
-        .join("lib");
+    let target_lib = Path::new(&sysroot).join("lib/rustlib").join(WASM_TARGET).join("lib");
     if target_lib.exists() {
         return;
     }

@@ -50,11 +50,7 @@ fn ascii_fallback(file_name: &str) -> String {
     };
     // `日本.flac` leaves `.flac`: a hidden file to most clients, so give it a readable stem.
     let stem = stem.trim();
-    let stem = if stem.bytes().any(|b| b.is_ascii_alphanumeric()) {
-        stem
-    } else {
-        FALLBACK_STEM
-    };
+    let stem = if stem.bytes().any(|b| b.is_ascii_alphanumeric()) { stem } else { FALLBACK_STEM };
     match extension {
         Some(extension) => format!("{stem}.{extension}"),
         None => stem.to_owned(),
@@ -66,11 +62,7 @@ mod tests {
     use super::inline;
 
     const CASES: &[(&str, &str, &str)] = &[
-        (
-            "plain ASCII",
-            "song.mp3",
-            r#"inline; filename="song.mp3"; filename*=UTF-8''song.mp3"#,
-        ),
+        ("plain ASCII", "song.mp3", r#"inline; filename="song.mp3"; filename*=UTF-8''song.mp3"#),
         (
             "spaces are kept in the fallback and encoded in filename*",
             "01 - Song.mp3",
@@ -126,11 +118,7 @@ mod tests {
             "a'()*,;=@[]{}:/?.ogg",
             r#"inline; filename="a'()*,;=@[]{}:/?.ogg"; filename*=UTF-8''a%27%28%29%2A%2C%3B%3D%40%5B%5D%7B%7D%3A%2F%3F.ogg"#,
         ),
-        (
-            "empty name",
-            "",
-            r#"inline; filename="audio"; filename*=UTF-8''"#,
-        ),
+        ("empty name", "", r#"inline; filename="audio"; filename*=UTF-8''"#),
     ];
 
     #[test]
@@ -142,9 +130,7 @@ mod tests {
 
     #[test]
     fn fallback_is_always_a_plain_quoted_string() {
-        let alphabet = [
-            'a', '"', '\\', '%', ' ', '.', 'é', '日', '\n', '\0', '\u{7f}', ';',
-        ];
+        let alphabet = ['a', '"', '\\', '%', ' ', '.', 'é', '日', '\n', '\0', '\u{7f}', ';'];
         for seed in 0u32..4096 {
             let name: String = (0..6)
                 .map(|i| alphabet[((seed >> (2 * i)) as usize ^ i) % alphabet.len()])
@@ -157,9 +143,7 @@ mod tests {
                 .unwrap_or_else(|| panic!("unexpected header {header:?}"));
             assert!(!fallback.is_empty(), "{name:?}");
             assert!(
-                fallback
-                    .chars()
-                    .all(|c| matches!(c, ' '..='~') && !matches!(c, '"' | '\\' | '%')),
+                fallback.chars().all(|c| matches!(c, ' '..='~') && !matches!(c, '"' | '\\' | '%')),
                 "{name:?} gave fallback {fallback:?}"
             );
         }

@@ -15,10 +15,7 @@ pub fn strong(len: u64, modified_secs: u64, modified_nanos: u32) -> String {
 /// (those hold one `-`), so a client never splices ranges of the two byte sequences together.
 /// `suffix` must be `etagc` characters (RFC 9110 §8.8.3), e.g. `wav`.
 pub fn variant(etag: &str, suffix: &str) -> String {
-    let opaque = etag
-        .strip_prefix('"')
-        .and_then(|rest| rest.strip_suffix('"'))
-        .unwrap_or(etag);
+    let opaque = etag.strip_prefix('"').and_then(|rest| rest.strip_suffix('"')).unwrap_or(etag);
     format!("\"{opaque}-{suffix}\"")
 }
 
@@ -38,10 +35,7 @@ mod tests {
 
     #[test]
     fn strong_tag_depends_only_on_its_inputs() {
-        assert_eq!(
-            strong(1000, 1_700_000_000, 5),
-            strong(1000, 1_700_000_000, 5)
-        );
+        assert_eq!(strong(1000, 1_700_000_000, 5), strong(1000, 1_700_000_000, 5));
     }
 
     #[test]

@@ -111,14 +111,10 @@ fn transcoded(
     let relative = path::resolve(raw).map_err(|e| respond::error(e.status(), e.message()))?;
     let codec = codec(&relative).ok_or_else(|| respond::error(400, "Not a WavPack or WMA file"))?;
     let (file, stat) = open(&relative)?;
-    let format: PcmFormat = transcode::probe(&file, codec)
-        .map_err(transcode_error)?
-        .into();
+    let format: PcmFormat = transcode::probe(&file, codec).map_err(transcode_error)?.into();
     let (secs, nanos) = modified(&stat);
     let etag = etag::variant(&etag::strong(stat.size, secs, nanos), "wav");
-    let stem = file_name(&relative)
-        .rsplit_once('.')
-        .map_or("audio", |(stem, _)| stem);
+    let stem = file_name(&relative).rsplit_once('.').map_or("audio", |(stem, _)| stem);
     let representation = Representation {
         file_name: &format!("{stem}.wav"),
         content_type: "audio/wav",
@@ -126,20 +122,12 @@ fn transcoded(
         modified_secs: secs,
         etag: &etag,
     };
-    Ok((
-        reply(request, method, &representation),
-        Source::Transcode(file, codec, format),
-    ))
+    Ok((reply(request, method, &representation), Source::Transcode(file, codec, format)))
 }
 
 fn reply(request: &IncomingRequest, method: Method, representation: &Representation) -> Reply {
     let headers = RequestHeaders::read(request);
-    respond::serve(
-        method,
-        &headers.conditionals(),
-        headers.range.as_deref(),
-        representation,
-    )
+    respond::serve(method, &headers.conditionals(), headers.range.as_deref(), representation)
 }
 
 fn codec(relative: &str) -> Option<Codec> {
@@ -160,24 +148,16 @@ fn not_found() -> Reply {
 }
 
 fn modified(stat: &DescriptorStat) -> (u64, u32) {
-    stat.data_modification_timestamp
-        .map_or((0, 0), |time| (time.seconds, time.nanoseconds))
+    stat.data_modification_timestamp.map_or((0, 0), |time| (time.seconds, time.nanoseconds))
 }
 
 /// Opens `relative` under the music dir, following symlinks only while they stay
 /// inside it (the host's preopen enforces that), and checks it is a regular file.
 fn open(relative: &str) -> Result<(Descriptor, DescriptorStat), Reply> {
-    let (music_dir, _) = get_directories()
-        .into_iter()
-        .next()
-        .ok_or_else(|| respond::error(500, "Server error"))?;
+    let (music_dir, _) =
+        get_directories().into_iter().next().ok_or_else(|| respond::error(500, "Server error"))?;
     let file = music_dir
-        .open_at(
-            PathFlags::SYMLINK_FOLLOW,
-            relative,
-            OpenFlags::empty(),
-            DescriptorFlags::READ,
-        )
+        .open_at(PathFlags::SYMLINK_FOLLOW, relative, OpenFlags::empty(), DescriptorFlags::READ)
         .map_err(open_error)?;
     let stat = file.stat().map_err(open_error)?;
     if stat.type_ != DescriptorType::RegularFile {
@@ -203,15 +183,12 @@ fn open_error(code: ErrorCode) -> Reply {
 
 fn transcode_error(error: TranscodeError) -> Reply {
     match error {
-        TranscodeError::MissingTool(tool) => respond::error(
-            503,
-            &format!("Transcoding needs {tool}, which is not installed"),
-        ),
+        TranscodeError::MissingTool(tool) => {
+            respond::error(503, &format!("Transcoding needs {tool}, which is not installed"))
+        }
         TranscodeError::Busy => {
             let mut reply = respond::error(503, "All decoders are busy, retry shortly");
-            reply
-                .headers
-                .push(("retry-after", BUSY_RETRY_AFTER.to_owned()));
+            reply.headers.push(("retry-after", BUSY_RETRY_AFTER.to_owned()));
             reply
         }
         TranscodeError::Corrupt(reason) => {
@@ -343,13 +320,7 @@ fn decode(
     format: &PcmFormat,
     slice: PcmSlice,
 ) -> Result<InputStream, TranscodeError> {
-    transcode::decode(
-        file,
-        codec,
-        (*format).into(),
-        slice.first_frame,
-        slice.frame_count,
-    )
+    transcode::decode(file, codec, (*format).into(), slice.first_frame, slice.frame_count)
 }
 
 /// Writes a transcode's body: header bytes as they are, sample bytes spliced from a
@@ -419,10 +390,9 @@ impl From<Chunk> for file_body::Chunk {
     fn from(chunk: Chunk) -> Self {
         match chunk {
             Chunk::Literal(bytes) => Self::Literal(bytes),
-            Chunk::Span { start, len } => Self::Span(file_body::Span {
-                offset: start,
-                length: len,
-            }),
+            Chunk::Span { start, len } => {
+                Self::Span(file_body::Span { offset: start, length: len })
+            }
         }
     }
 }

@@ -37,10 +37,7 @@ pub fn byteranges(
         );
         content_length += header.len() as u64 + range.len();
         chunks.push(Chunk::Literal(header.into_bytes()));
-        chunks.push(Chunk::Span {
-            start: range.start,
-            len: range.len(),
-        });
+        chunks.push(Chunk::Span { start: range.start, len: range.len() });
     }
     let close = format!("\r\n--{boundary}--\r\n");
     content_length += close.len() as u64;
@@ -58,9 +55,9 @@ pub fn byteranges(
 fn boundary(etag: &str) -> String {
     const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
     const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-    let hash = etag.bytes().fold(FNV_OFFSET_BASIS, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME)
-    });
+    let hash = etag
+        .bytes()
+        .fold(FNV_OFFSET_BASIS, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME));
     format!("tapedeck-{hash:016x}")
 }
 
@@ -72,9 +69,7 @@ mod tests {
 
     /// 1000 bytes, `X000XXXXXX` to `X099XXXXXX`, as in nginx's t/range.t.
     fn data() -> Vec<u8> {
-        (0..100)
-            .flat_map(|i| format!("X{i:03}XXXXXX").into_bytes())
-            .collect()
+        (0..100).flat_map(|i| format!("X{i:03}XXXXXX").into_bytes()).collect()
     }
 
     /// The body the glue would write: literals as they are, spans copied from `data`.
@@ -104,10 +99,7 @@ mod tests {
     fn parts(body: &[u8], boundary: &str) -> Vec<(String, Vec<u8>)> {
         let delimiter = format!("\r\n--{boundary}").into_bytes();
         let first = &delimiter[2..];
-        assert!(
-            body.starts_with(first),
-            "the body opens with the first boundary"
-        );
+        assert!(body.starts_with(first), "the body opens with the first boundary");
         let mut at = first.len();
         let mut parts = Vec::new();
         loop {
@@ -118,11 +110,7 @@ mod tests {
             parts.push((headers, body[headers_end + 4..content_end].to_vec()));
             at = content_end + delimiter.len();
             if body[at..].starts_with(b"--") {
-                assert_eq!(
-                    &body[at..],
-                    b"--\r\n",
-                    "nothing follows the close delimiter"
-                );
+                assert_eq!(&body[at..], b"--\r\n", "nothing follows the close delimiter");
                 return parts;
             }
         }
@@ -136,10 +124,7 @@ mod tests {
         let body = assemble(&framed.chunks, &data);
         assert_eq!(framed.content_length, body.len() as u64);
 
-        let boundary = framed
-            .media_type
-            .strip_prefix("multipart/byteranges; boundary=")
-            .unwrap();
+        let boundary = framed.media_type.strip_prefix("multipart/byteranges; boundary=").unwrap();
         let parts = parts(&body, boundary);
         assert_eq!(parts.len(), ranges.len());
         for ((headers, bytes), range) in parts.iter().zip(&ranges) {
@@ -155,13 +140,7 @@ mod tests {
 
     #[test]
     fn chunks_alternate_part_headers_and_spans() {
-        let ranges = [
-            ByteRange { start: 0, end: 0 },
-            ByteRange {
-                start: 999,
-                end: 999,
-            },
-        ];
+        let ranges = [ByteRange { start: 0, end: 0 }, ByteRange { start: 999, end: 999 }];
         let framed = byteranges(r#""A""#, "audio/flac", &ranges, 1000);
         let spans: Vec<(u64, u64)> = framed
             .chunks
@@ -184,10 +163,7 @@ mod tests {
         assert_ne!(boundary(tag), boundary(r#""53ab02f2.7b-9""#));
         let b = boundary(tag);
         assert!((20..=70).contains(&b.len()), "{b}");
-        assert!(
-            b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'),
-            "{b}"
-        );
+        assert!(b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'), "{b}");
         // FNV-1a of the empty string is its offset basis.
         assert_eq!(boundary(""), "tapedeck-cbf29ce484222325");
     }

@@ -144,50 +144,27 @@ mod tests {
     fn resolve_table() {
         for case in CASES {
             let got = resolve(case.raw);
-            assert_eq!(
-                got.as_deref().map_err(|&e| e),
-                case.want,
-                "{}: {:?}",
-                case.name,
-                case.raw
-            );
+            assert_eq!(got.as_deref().map_err(|&e| e), case.want, "{}: {:?}", case.name, case.raw);
         }
     }
 
     #[test]
     fn errors_map_to_the_original_statuses_and_messages() {
-        assert_eq!(
-            (BadRequest.status(), BadRequest.message()),
-            (400, "Invalid path")
-        );
-        assert_eq!(
-            (Forbidden.status(), Forbidden.message()),
-            (403, "Invalid path")
-        );
-        assert_eq!(
-            (NotFound.status(), NotFound.message()),
-            (404, "File not found")
-        );
+        assert_eq!((BadRequest.status(), BadRequest.message()), (400, "Invalid path"));
+        assert_eq!((Forbidden.status(), Forbidden.message()), (403, "Invalid path"));
+        assert_eq!((NotFound.status(), NotFound.message()), (404, "File not found"));
     }
 
     #[test]
     fn resolved_paths_are_always_relative_and_clean() {
-        let pieces = [
-            "a", "..", ".", "", "/", "%2f", "%2e", "%00", "\\", ".x", "é", "%ff", "%",
-        ];
+        let pieces = ["a", "..", ".", "", "/", "%2f", "%2e", "%00", "\\", ".x", "é", "%ff", "%"];
         for seed in 0u32..20_000 {
             let raw: String = (0..5)
                 .map(|i| pieces[((seed.wrapping_mul(2_654_435_761) >> (3 * i)) % 13) as usize])
                 .collect();
             if let Ok(path) = resolve(&raw) {
-                assert!(
-                    !path.is_empty() && !path.starts_with('/'),
-                    "{raw:?} gave {path:?}"
-                );
-                assert!(
-                    !path.contains('\\') && !path.contains('\0'),
-                    "{raw:?} gave {path:?}"
-                );
+                assert!(!path.is_empty() && !path.starts_with('/'), "{raw:?} gave {path:?}");
+                assert!(!path.contains('\\') && !path.contains('\0'), "{raw:?} gave {path:?}");
                 for segment in path.split('/') {
                     assert!(
                         !segment.is_empty() && !segment.starts_with('.'),

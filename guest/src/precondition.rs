@@ -22,10 +22,7 @@ impl<'a> EntityTag<'a> {
         let rest = rest.strip_prefix('"')?;
         let (opaque, after) = rest.split_once('"')?;
         // etagc = %x21 / %x23-7E / obs-text: no DQUOTE, no whitespace, no controls.
-        if !opaque
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
-        {
+        if !opaque.bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80) {
             return None;
         }
         Some((Self { weak, opaque }, after))
@@ -104,8 +101,7 @@ impl<'a> IfMatch<'a> {
     /// well-formed matching tag is false, as in Go, so a garbled If-Match never passes.
     pub fn passes(&self, etag: &str) -> bool {
         let current = EntityTag::parse(etag);
-        self.0
-            .any(|tag| current.is_some_and(|current| tag.strong_eq(current)))
+        self.0.any(|tag| current.is_some_and(|current| tag.strong_eq(current)))
     }
 }
 
@@ -123,9 +119,7 @@ impl<'a> IfNoneMatch<'a> {
     /// Whether the condition holds (no listed tag matches) for the representation tagged `etag`.
     pub fn passes(&self, etag: &str) -> bool {
         let current = EntityTag::parse(etag);
-        !self
-            .0
-            .any(|tag| current.is_some_and(|current| tag.weak_eq(current)))
+        !self.0.any(|tag| current.is_some_and(|current| tag.weak_eq(current)))
     }
 }
 
@@ -372,21 +366,14 @@ mod tests {
     #[test]
     fn evaluate_table() {
         for (name, conditionals, etag, last_modified, want) in CASES {
-            assert_eq!(
-                evaluate(conditionals, etag, *last_modified),
-                *want,
-                "{name}"
-            );
+            assert_eq!(evaluate(conditionals, etag, *last_modified), *want, "{name}");
         }
     }
 
     #[test]
     fn if_none_match_takes_precedence_over_if_modified_since() {
-        let c = Conditionals {
-            if_none_match: Some(r#""B""#),
-            if_modified_since: Some(DATE),
-            ..NONE
-        };
+        let c =
+            Conditionals { if_none_match: Some(r#""B""#), if_modified_since: Some(DATE), ..NONE };
         assert_eq!(evaluate(&c, r#""A""#, T), OK);
         let c = Conditionals {
             if_none_match: Some(r#""A""#),
@@ -442,14 +429,8 @@ mod tests {
 
     #[test]
     fn dates_before_the_epoch_or_garbled_are_ignored() {
-        assert_eq!(
-            IfModifiedSince::from_header_value("Wed, 31 Dec 1969 23:59:59 GMT"),
-            None
-        );
-        assert_eq!(
-            IfModifiedSince::from_header_value("Wed, 25 Jun 2014 17:12:18"),
-            None
-        );
+        assert_eq!(IfModifiedSince::from_header_value("Wed, 31 Dec 1969 23:59:59 GMT"), None);
+        assert_eq!(IfModifiedSince::from_header_value("Wed, 25 Jun 2014 17:12:18"), None);
         assert_eq!(IfUnmodifiedSince::from_header_value("1403716338"), None);
     }
 }

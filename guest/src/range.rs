@@ -57,10 +57,7 @@ pub struct ByteRange {
 
 impl ByteRange {
     /// The number of bytes in the range.
-    #[expect(
-        clippy::len_without_is_empty,
-        reason = "an inclusive range holds at least one byte"
-    )]
+    #[expect(clippy::len_without_is_empty, reason = "an inclusive range holds at least one byte")]
     pub fn len(&self) -> u64 {
         self.end - self.start + 1
     }
@@ -84,10 +81,7 @@ pub enum RangePlan {
 /// with optional whitespace around the commas and empty elements allowed (§5.6.1). A range-spec
 /// holds only decimal digits around its `-`: no sign, no whitespace.
 pub fn parse(header: &str) -> Result<Vec<RangeSpec>, Malformed> {
-    let (unit, range_set) = header
-        .trim_matches(OWS)
-        .split_once('=')
-        .ok_or(Malformed::Syntax)?;
+    let (unit, range_set) = header.trim_matches(OWS).split_once('=').ok_or(Malformed::Syntax)?;
     if !unit.eq_ignore_ascii_case("bytes") {
         return Err(Malformed::UnknownUnit);
     }
@@ -320,22 +314,12 @@ mod tests {
             let want = match want {
                 Ignore => RangePlan::Ignore,
                 Unsat => RangePlan::Unsatisfiable,
-                Ranges([(start, end)]) => RangePlan::Single(ByteRange {
-                    start: *start,
-                    end: *end,
-                }),
+                Ranges([(start, end)]) => RangePlan::Single(ByteRange { start: *start, end: *end }),
                 Ranges(ranges) => RangePlan::Multi(
-                    ranges
-                        .iter()
-                        .map(|&(start, end)| ByteRange { start, end })
-                        .collect(),
+                    ranges.iter().map(|&(start, end)| ByteRange { start, end }).collect(),
                 ),
             };
-            assert_eq!(
-                plan(header, *len),
-                want,
-                "{name}: {header:?} of {len} bytes"
-            );
+            assert_eq!(plan(header, *len), want, "{name}: {header:?} of {len} bytes");
         }
     }
 
@@ -418,11 +402,7 @@ mod tests {
         /// up to 40, with overflows, garbage and odd separators mixed in.
         fn header(&mut self, len: u64) -> String {
             let mut header = self.pick("bytes=|BYTES=|items=||bytes=|bytes=").to_owned();
-            let count = if self.below(4) == 0 {
-                self.below(40)
-            } else {
-                1 + self.below(4)
-            };
+            let count = if self.below(4) == 0 { self.below(40) } else { 1 + self.below(4) };
             for i in 0..count {
                 if i > 0 {
                     header.push_str(self.pick(",|, | ,\t|,,"));
@@ -469,23 +449,14 @@ mod tests {
             };
             assert!(ranges.len() <= MAX_PARTS, "{header:?}");
             for range in &ranges {
-                assert!(
-                    range.start <= range.end && range.end < len,
-                    "{header:?} of {len}"
-                );
+                assert!(range.start <= range.end && range.end < len, "{header:?} of {len}");
             }
             for pair in ranges.windows(2) {
-                assert!(
-                    pair[1].start > pair[0].end + COALESCE_GAP,
-                    "{header:?} of {len}"
-                );
+                assert!(pair[1].start > pair[0].end + COALESCE_GAP, "{header:?} of {len}");
             }
         }
         // Every kind of plan came up, so the generator reaches all of the code.
-        assert!(
-            seen.iter().all(|&count| count > 100),
-            "plans seen: {seen:?}"
-        );
+        assert!(seen.iter().all(|&count| count > 100), "plans seen: {seen:?}");
     }
 
     #[test]

@@ -54,10 +54,7 @@ impl Reply {
     pub fn for_method(self, method: Method) -> Self {
         match method {
             Method::Get => self,
-            Method::Head => Self {
-                body: Body::Empty,
-                ..self
-            },
+            Method::Head => Self { body: Body::Empty, ..self },
         }
     }
 }
@@ -123,11 +120,7 @@ pub fn error(status: u16, message: &str) -> Reply {
     if status == 405 {
         headers.push(("allow", "GET, HEAD".to_owned()));
     }
-    Reply {
-        status,
-        headers,
-        body: Body::Literal(body),
-    }
+    Reply { status, headers, body: Body::Literal(body) }
 }
 
 fn decide(conditionals: &Conditionals, range: Option<&str>, rep: &Representation) -> Outcome {
@@ -150,46 +143,24 @@ fn decide(conditionals: &Conditionals, range: Option<&str>, rep: &Representation
 fn render(outcome: Outcome, rep: &Representation) -> Reply {
     let (status, content_type, content_length, content_range, chunks) = match outcome {
         Outcome::Full => {
-            let span = Chunk::Span {
-                start: 0,
-                len: rep.len,
-            };
+            let span = Chunk::Span { start: 0, len: rep.len };
             (200, rep.content_type.to_owned(), rep.len, None, vec![span])
         }
         // §15.3.7.1: a single part is described by Content-Range in the header section.
         Outcome::Partial(range) => {
             let content_range = format!("bytes {}-{}/{}", range.start, range.end, rep.len);
-            let span = Chunk::Span {
-                start: range.start,
-                len: range.len(),
-            };
+            let span = Chunk::Span { start: range.start, len: range.len() };
             let content_type = rep.content_type.to_owned();
-            (
-                206,
-                content_type,
-                range.len(),
-                Some(content_range),
-                vec![span],
-            )
+            (206, content_type, range.len(), Some(content_range), vec![span])
         }
         // §15.3.7.2: each part carries its own Content-Range; the reply has none.
         Outcome::Multipart(ranges) => {
             let framed = multipart::byteranges(rep.etag, rep.content_type, &ranges, rep.len);
-            (
-                206,
-                framed.media_type,
-                framed.content_length,
-                None,
-                framed.chunks,
-            )
+            (206, framed.media_type, framed.content_length, None, framed.chunks)
         }
         // §15.4.5: a 304 carries the fields a 200 would for cache updates, and no content.
         Outcome::NotModified => {
-            return Reply {
-                status: 304,
-                headers: validators(rep),
-                body: Body::Empty,
-            };
+            return Reply { status: 304, headers: validators(rep), body: Body::Empty };
         }
         Outcome::PreconditionFailed => return error(412, "Precondition failed"),
         // §15.5.17: a 416 for byte ranges should say the current length.
@@ -200,19 +171,13 @@ fn render(outcome: Outcome, rep: &Representation) -> Reply {
             return reply;
         }
     };
-    let mut headers = vec![
-        ("content-type", content_type),
-        ("content-length", content_length.to_string()),
-    ];
+    let mut headers =
+        vec![("content-type", content_type), ("content-length", content_length.to_string())];
     headers.extend(content_range.map(|value| ("content-range", value)));
     headers.push(("content-disposition", disposition::inline(rep.file_name)));
     headers.extend(validators(rep));
     let body = Body::Representation(chunks);
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply { status, headers, body }
 }
 
 /// The header fields of every 200, 206 and 304.
@@ -352,9 +317,7 @@ mod tests {
 
     /// (start, len) of each span and the total length of a representation body.
     fn spans_and_len(reply: &Reply) -> (Vec<(u64, u64)>, u64) {
-        let Body::Representation(chunks) = &reply.body else {
-            panic!("{:?}", reply.body)
-        };
+        let Body::Representation(chunks) = &reply.body else { panic!("{:?}", reply.body) };
         let mut spans = Vec::new();
         let mut total = 0;
         for chunk in chunks {
@@ -373,26 +336,13 @@ mod tests {
     fn get(conditionals: &Conditionals, range: Option<&str>, rep: &Representation) -> Reply {
         let get = serve(Method::Get, conditionals, range, rep);
         let head = serve(Method::Head, conditionals, range, rep);
-        assert_eq!(
-            head,
-            Reply {
-                body: Body::Empty,
-                ..get.clone()
-            },
-            "HEAD mirrors GET"
-        );
+        assert_eq!(head, Reply { body: Body::Empty, ..get.clone() }, "HEAD mirrors GET");
         get
     }
 
     fn rep(len: u64, modified_secs: u64, etag: &str) -> Representation<'_> {
         let content_type = "audio/mpeg";
-        Representation {
-            file_name: FILE_NAME,
-            content_type,
-            len,
-            modified_secs,
-            etag,
-        }
+        Representation { file_name: FILE_NAME, content_type, len, modified_secs, etag }
     }
 
     #[test]
@@ -436,41 +386,25 @@ mod tests {
     fn multipart_reply_announces_its_boundary_and_exact_length() {
         let reply = get(&NONE, Some("bytes=-1,0-0"), &rep(1000, T, r#""A""#));
         let content_type = header(&reply, "content-type").unwrap();
-        let boundary = content_type
-            .strip_prefix("multipart/byteranges; boundary=")
-            .unwrap();
-        let Body::Representation(chunks) = &reply.body else {
-            panic!("{:?}", reply.body)
-        };
+        let boundary = content_type.strip_prefix("multipart/byteranges; boundary=").unwrap();
+        let Body::Representation(chunks) = &reply.body else { panic!("{:?}", reply.body) };
         let part = "Content-Type: audio/mpeg\r\nContent-Range: bytes 0-0/1000\r\n\r\n";
         let first_part = format!("--{boundary}\r\n{part}").into_bytes();
         assert_eq!(chunks.first(), Some(&Chunk::Literal(first_part)));
         let (spans, len) = spans_and_len(&reply);
         assert_eq!(spans, [(0, 1), (999, 1)]);
-        assert_eq!(
-            header(&reply, "content-length"),
-            Some(len.to_string().as_str())
-        );
+        assert_eq!(header(&reply, "content-length"), Some(len.to_string().as_str()));
     }
 
     #[test]
     fn last_modified_at_the_epoch_and_far_future_clamped() {
         let epoch = get(&NONE, None, &rep(8, 0, r#""A""#));
-        assert_eq!(
-            header(&epoch, "last-modified"),
-            Some("Thu, 01 Jan 1970 00:00:00 GMT")
-        );
+        assert_eq!(header(&epoch, "last-modified"), Some("Thu, 01 Jan 1970 00:00:00 GMT"));
         let last = "Fri, 31 Dec 9999 23:59:59 GMT";
         let future = get(&NONE, None, &rep(8, u64::MAX, r#""A""#));
         assert_eq!(header(&future, "last-modified"), Some(last));
-        let revalidate = Conditionals {
-            if_modified_since: Some(last),
-            ..NONE
-        };
-        assert_eq!(
-            get(&revalidate, None, &rep(8, u64::MAX, r#""A""#)).status,
-            304
-        );
+        let revalidate = Conditionals { if_modified_since: Some(last), ..NONE };
+        assert_eq!(get(&revalidate, None, &rep(8, u64::MAX, r#""A""#)).status, 304);
     }
 
     /// (status, message, JSON body, Allow).
@@ -487,25 +421,12 @@ mod tests {
         for &(status, message, json, allow) in ERRORS {
             let reply = error(status, message);
             assert_eq!(reply.status, status);
-            assert_eq!(
-                reply.body,
-                Body::Literal(json.as_bytes().to_vec()),
-                "{message:?}"
-            );
+            assert_eq!(reply.body, Body::Literal(json.as_bytes().to_vec()), "{message:?}");
             assert_eq!(header(&reply, "content-type"), Some("application/json"));
-            assert_eq!(
-                header(&reply, "content-length"),
-                Some(json.len().to_string().as_str())
-            );
+            assert_eq!(header(&reply, "content-length"), Some(json.len().to_string().as_str()));
             assert_eq!(header(&reply, "allow"), allow);
             let head = reply.clone().for_method(Method::Head);
-            assert_eq!(
-                head,
-                Reply {
-                    body: Body::Empty,
-                    ..reply.clone()
-                }
-            );
+            assert_eq!(head, Reply { body: Body::Empty, ..reply.clone() });
             assert_eq!(reply.clone().for_method(Method::Get), reply);
         }
     }

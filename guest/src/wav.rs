@@ -131,21 +131,12 @@ mod tests {
     fn header_matches_the_canonical_layout() {
         let header = CD.header();
         assert_eq!(&header[0..4], b"RIFF");
-        assert_eq!(
-            u32::from_le_bytes(header[4..8].try_into().unwrap()),
-            36 + 4000
-        );
+        assert_eq!(u32::from_le_bytes(header[4..8].try_into().unwrap()), 36 + 4000);
         assert_eq!(&header[8..16], b"WAVEfmt ");
         assert_eq!(u16::from_le_bytes([header[20], header[21]]), 1);
         assert_eq!(u16::from_le_bytes([header[22], header[23]]), 2);
-        assert_eq!(
-            u32::from_le_bytes(header[24..28].try_into().unwrap()),
-            44_100
-        );
-        assert_eq!(
-            u32::from_le_bytes(header[28..32].try_into().unwrap()),
-            176_400
-        );
+        assert_eq!(u32::from_le_bytes(header[24..28].try_into().unwrap()), 44_100);
+        assert_eq!(u32::from_le_bytes(header[28..32].try_into().unwrap()), 176_400);
         assert_eq!(u16::from_le_bytes([header[32], header[33]]), 4);
         assert_eq!(u16::from_le_bytes([header[34], header[35]]), 16);
         assert_eq!(&header[36..40], b"data");
@@ -154,39 +145,19 @@ mod tests {
 
     #[test]
     fn float_and_24_bit_formats_set_tag_and_alignment() {
-        let float = PcmFormat {
-            bits_per_sample: 32,
-            float: true,
-            ..CD
-        };
-        assert_eq!(
-            u16::from_le_bytes([float.header()[20], float.header()[21]]),
-            3
-        );
-        let hi_res = PcmFormat {
-            bits_per_sample: 24,
-            channels: 1,
-            ..CD
-        };
+        let float = PcmFormat { bits_per_sample: 32, float: true, ..CD };
+        assert_eq!(u16::from_le_bytes([float.header()[20], float.header()[21]]), 3);
+        let hi_res = PcmFormat { bits_per_sample: 24, channels: 1, ..CD };
         assert_eq!(hi_res.block_align(), 3);
         assert_eq!(hi_res.wav_len(), 44 + 3000);
     }
 
     #[test]
     fn sizes_past_32_bits_are_written_as_unknown() {
-        let long = PcmFormat {
-            total_frames: 2_000_000_000,
-            ..CD
-        };
+        let long = PcmFormat { total_frames: 2_000_000_000, ..CD };
         let header = long.header();
-        assert_eq!(
-            u32::from_le_bytes(header[4..8].try_into().unwrap()),
-            u32::MAX
-        );
-        assert_eq!(
-            u32::from_le_bytes(header[40..44].try_into().unwrap()),
-            u32::MAX
-        );
+        assert_eq!(u32::from_le_bytes(header[4..8].try_into().unwrap()), u32::MAX);
+        assert_eq!(u32::from_le_bytes(header[40..44].try_into().unwrap()), u32::MAX);
     }
 
     #[test]
@@ -199,21 +170,10 @@ mod tests {
             pcm: Option<PcmSlice>,
         }
         let slice = |first_frame, frame_count, skip, len| {
-            Some(PcmSlice {
-                first_frame,
-                frame_count,
-                skip,
-                len,
-            })
+            Some(PcmSlice { first_frame, frame_count, skip, len })
         };
         let cases = [
-            Case {
-                name: "header only",
-                start: 0,
-                len: 10,
-                header: 0..10,
-                pcm: None,
-            },
+            Case { name: "header only", start: 0, len: 10, header: 0..10, pcm: None },
             Case {
                 name: "whole file",
                 start: 0,
@@ -221,13 +181,7 @@ mod tests {
                 header: 0..44,
                 pcm: slice(0, 1000, 0, 4000),
             },
-            Case {
-                name: "straddles",
-                start: 40,
-                len: 10,
-                header: 40..44,
-                pcm: slice(0, 2, 0, 6),
-            },
+            Case { name: "straddles", start: 40, len: 10, header: 40..44, pcm: slice(0, 2, 0, 6) },
             Case {
                 name: "frame aligned",
                 start: 44 + 400,
@@ -242,34 +196,18 @@ mod tests {
                 header: 0..0,
                 pcm: slice(100, 2, 1, 4),
             },
-            Case {
-                name: "last byte",
-                start: 4043,
-                len: 1,
-                header: 0..0,
-                pcm: slice(999, 1, 3, 1),
-            },
+            Case { name: "last byte", start: 4043, len: 1, header: 0..0, pcm: slice(999, 1, 3, 1) },
         ];
         for case in cases {
             let source = CD.locate(case.start, case.len);
-            assert_eq!(
-                source.header,
-                CD.header()[case.header].to_vec(),
-                "{}",
-                case.name
-            );
+            assert_eq!(source.header, CD.header()[case.header].to_vec(), "{}", case.name);
             assert_eq!(source.pcm, case.pcm, "{}", case.name);
         }
     }
 
     #[test]
     fn located_pieces_cover_exactly_the_requested_bytes() {
-        let format = PcmFormat {
-            channels: 3,
-            bits_per_sample: 24,
-            total_frames: 77,
-            ..CD
-        };
+        let format = PcmFormat { channels: 3, bits_per_sample: 24, total_frames: 77, ..CD };
         for start in 0..format.wav_len() {
             for len in [1, 2, 5, 44, 100] {
                 let len = len.min(format.wav_len() - start);

@@ -73,11 +73,7 @@ impl FileBody {
                 Chunk::Span(span) => span.length,
             })
             .sum();
-        Self {
-            file,
-            chunks: chunks.into(),
-            remaining,
-        }
+        Self { file, chunks: chunks.into(), remaining }
     }
 
     /// The next piece of the body, or `None` at its end. Reads are a plain `pread`

@@ -9,6 +9,7 @@ mod transcode;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -43,6 +44,9 @@ struct ServeArgs {
     /// Decoder processes (`wvunpack`, `ffmpeg`) allowed at once; past it, 503.
     #[arg(long, env = "TAPEDECK_MAX_DECODERS", default_value_t = transcode::DEFAULT_MAX_DECODERS)]
     max_decoders: usize,
+    /// Seconds a request may run, streaming included, before it is cut off.
+    #[arg(long, env = "TAPEDECK_REQUEST_TIMEOUT", default_value_t = 3600)]
+    request_timeout: u64,
 }
 
 fn main() -> Result<()> {
@@ -69,7 +73,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         None => EMBEDDED_GUEST.to_vec(),
     };
     let transcoder = transcode::Transcoder::new(args.max_decoders);
-    let sandbox = sandbox::Sandbox::new(&guest, music_dir, transcoder)?;
+    let timeout = Duration::from_secs(args.request_timeout);
+    let sandbox = sandbox::Sandbox::new(&guest, music_dir, transcoder, timeout)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("failed to listen on `{}`", args.listen))?;

@@ -16,10 +16,7 @@ pub fn json(status: StatusCode, body: String) -> Response<HyperOutgoingBody> {
     let mut response = Response::new(full(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(header::CONTENT_LENGTH, length);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
@@ -28,9 +25,7 @@ pub fn json(status: StatusCode, body: String) -> Response<HyperOutgoingBody> {
 /// `405 Method Not Allowed` naming the methods a resource takes.
 pub fn method_not_allowed(allow: &'static str) -> Response<HyperOutgoingBody> {
     let mut response = error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
     response
 }
 
@@ -40,7 +35,5 @@ pub fn without_body(response: Response<HyperOutgoingBody>) -> Response<HyperOutg
 }
 
 fn full(body: String) -> HyperOutgoingBody {
-    Full::new(Bytes::from(body))
-        .map_err(|never| match never {})
-        .boxed_unsync()
+    Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync()
 }

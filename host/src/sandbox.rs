@@ -35,6 +35,7 @@ pub struct Sandbox {
     pre: ProxyPre<GuestState>,
     music_dir: PathBuf,
     transcoder: Arc<Transcoder>,
+    request_timeout: Duration,
 }
 
 /// What one request's store holds.
@@ -70,29 +71,19 @@ impl CpuMeter {
     }
 
     fn used(&self) -> Duration {
-        self.used
-            + self
-                .running_since
-                .map_or(Duration::ZERO, |since| since.elapsed())
+        self.used + self.running_since.map_or(Duration::ZERO, |since| since.elapsed())
     }
 }
 
 impl WasiView for GuestState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
 impl WasiHttpView for GuestState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.hooks,
-        }
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
     }
 }
 
@@ -120,7 +111,12 @@ impl WasiHttpHooks for NoOutgoingRequests {
 
 impl Sandbox {
     /// Compiles `guest` (a component, `.wasm`) and links it against what a guest may import.
-    pub fn new(guest: &[u8], music_dir: PathBuf, transcoder: Arc<Transcoder>) -> Result<Arc<Self>> {
+    pub fn new(
+        guest: &[u8],
+        music_dir: PathBuf,
+        transcoder: Arc<Transcoder>,
+        request_timeout: Duration,
+    ) -> Result<Arc<Self>> {
         let engine = new_engine()?;
         let component = Component::new(&engine, guest)
             .map_err(anyhow::Error::from)
@@ -138,11 +134,7 @@ impl Sandbox {
             .map_err(anyhow::Error::from)
             .context("the guest does not fit the tapedeck world")?;
         spawn_epoch_ticker(engine);
-        Ok(Arc::new(Self {
-            pre,
-            music_dir,
-            transcoder,
-        }))
+        Ok(Arc::new(Self { pre, music_dir, transcoder, request_timeout }))
     }
 
     /// Runs the guest on one request, in a store of its own.
@@ -166,25 +158,24 @@ impl Sandbox {
         let mut store = self.new_store()?;
         let slot = store.data().file_body.clone();
         let (sender, receiver) = oneshot::channel();
-        let request = store
-            .data_mut()
-            .http()
-            .new_incoming_request(Scheme::Http, request)?;
-        let outparam = store
-            .data_mut()
-            .http()
-            .new_response_outparam_from_callback(move |result| {
+        let request = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
+        let outparam =
+            store.data_mut().http().new_response_outparam_from_callback(move |result| {
                 _ = sender.send(result.map(|response| slot.attach(response)));
             })?;
         let pre = self.pre.clone();
         // The guest runs in its own task: it may still be writing a body that this
         // task's caller has to pump to the client.
+        let timeout = self.request_timeout;
         let guest = tokio::spawn(async move {
-            let proxy = pre.instantiate_async(&mut store).await?;
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, request, outparam)
+            let run = async {
+                let proxy = pre.instantiate_async(&mut store).await?;
+                proxy.wasi_http_incoming_handler().call_handle(&mut store, request, outparam).await
+            };
+            // Dropping the store at the deadline ends the body and kills any decoder.
+            tokio::time::timeout(timeout, run)
                 .await
+                .unwrap_or_else(|_| Err(wasmtime::format_err!("the request timed out")))
         });
         match receiver.await {
             Ok(Ok(response)) => Ok(response),
@@ -211,10 +202,7 @@ impl Sandbox {
             table: ResourceTable::new(),
             file_body: file_body::Slot::default(),
             transcoder: Arc::clone(&self.transcoder),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(GUEST_MEMORY_LIMIT)
-                .instances(16)
-                .build(),
+            limits: StoreLimitsBuilder::new().memory_size(GUEST_MEMORY_LIMIT).instances(16).build(),
             cpu: CpuMeter::default(),
         };
         let mut store = Store::new(self.pre.engine(), state);

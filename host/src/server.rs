@@ -69,10 +69,7 @@ pub async fn run(listener: TcpListener, sandbox: Arc<Sandbox>) -> Result<()> {
     }
     drop(listener);
     tracing::info!("shutting down");
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
         tracing::warn!("streams still open after the grace period");
     }
     Ok(())
@@ -97,33 +94,19 @@ async fn route(
     let response = if request.uri().to_string().len() > MAX_URI_BYTES {
         response::error(StatusCode::URI_TOO_LONG, "URI too long")
     } else if header_bytes(&request) > MAX_HEADER_BYTES {
-        response::error(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "Request headers too large",
-        )
+        response::error(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "Request headers too large")
     } else if target == "/health" {
         health(&method)
     } else {
         sandbox.handle(request).await
     };
     let (parts, body) = response.into_parts();
-    let body = Logged {
-        inner: body,
-        method,
-        target,
-        status: parts.status,
-        bytes: 0,
-        started,
-    };
+    let body = Logged { inner: body, method, target, status: parts.status, bytes: 0, started };
     Ok(Response::from_parts(parts, body))
 }
 
 fn header_bytes<B>(request: &Request<B>) -> usize {
-    request
-        .headers()
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 4)
-        .sum()
+    request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum()
 }
 
 /// `GET /health`: the host is up and accepting requests (for load balancers).

@@ -35,15 +35,11 @@ pub struct Transcoder {
 impl Transcoder {
     /// A transcoder that runs at most `max_decoders` decoder processes at once.
     pub fn new(max_decoders: usize) -> Arc<Self> {
-        Arc::new(Self {
-            permits: Arc::new(Semaphore::new(max_decoders)),
-        })
+        Arc::new(Self { permits: Arc::new(Semaphore::new(max_decoders)) })
     }
 
     fn permit(&self) -> Result<OwnedSemaphorePermit, TranscodeError> {
-        Arc::clone(&self.permits)
-            .try_acquire_owned()
-            .map_err(|_| TranscodeError::Busy)
+        Arc::clone(&self.permits).try_acquire_owned().map_err(|_| TranscodeError::Busy)
     }
 }
 
@@ -69,11 +65,7 @@ impl Host for GuestState {
         frame_count: u64,
     ) -> wasmtime::Result<Result<Resource<DynInputStream>, TranscodeError>> {
         let input = reopen(self, &file)?;
-        let frames = Frames {
-            format,
-            start: start_frame,
-            count: frame_count,
-        };
+        let frames = Frames { format, start: start_frame, count: frame_count };
         let output = match self.transcoder.permit() {
             Ok(permit) => decode(input, codec, frames, permit),
             Err(busy) => return Ok(Err(busy)),
@@ -145,9 +137,7 @@ async fn probe(input: File, codec: Codec) -> Result<PcmFormat, TranscodeError> {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let reason = stderr.lines().map(str::trim).find(|line| !line.is_empty());
             tracing::warn!(tool = name, reason, "probe failed");
-            Err(TranscodeError::Corrupt(format!(
-                "{name} cannot read this file"
-            )))
+            Err(TranscodeError::Corrupt(format!("{name} cannot read this file")))
         }
     }
 }
@@ -179,15 +169,7 @@ fn decode(
             0
         }
         Codec::Wma => {
-            command.args([
-                "-nostdin",
-                "-v",
-                "error",
-                "-i",
-                "file:/dev/stdin",
-                "-map",
-                "0:a:0",
-            ]);
+            command.args(["-nostdin", "-v", "error", "-i", "file:/dev/stdin", "-map", "0:a:0"]);
             command.args(["-f", "s16le", "-acodec", "pcm_s16le"]);
             command.args(["-ac", &frames.format.channels.to_string()]);
             command.args(["-ar", &frames.format.sample_rate.to_string(), "-"]);
@@ -204,12 +186,7 @@ fn decode(
         .spawn()
         .map_err(|error| spawn_error(name, error))?;
     let stdout = child.stdout.take().expect("stdout is piped");
-    Ok(DecoderOutput {
-        stdout,
-        skip: skip_frames * block_align,
-        _child: child,
-        _permit: permit,
-    })
+    Ok(DecoderOutput { stdout, skip: skip_frames * block_align, _child: child, _permit: permit })
 }
 
 fn spawn_error(name: &str, error: io::Error) -> TranscodeError {
@@ -236,11 +213,8 @@ fn parse_wvunpack_info(stdout: &str) -> Option<PcmFormat> {
 /// Parses ffprobe's `key=value` lines; WMA is decoded to 16-bit integers, and its
 /// frame count is the container's duration (the guest pads or trims to it).
 fn parse_ffprobe(stdout: &str) -> Option<PcmFormat> {
-    let value = |key: &str| {
-        stdout
-            .lines()
-            .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
-    };
+    let value =
+        |key: &str| stdout.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix('='));
     let sample_rate: u32 = value("sample_rate")?.parse().ok()?;
     let duration: f64 = value("duration")?.parse().ok()?;
     Some(PcmFormat {

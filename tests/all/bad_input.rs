@@ -14,76 +14,24 @@ const ESCAPE: &[u16] = &[403, 404];
 const PATH_CASES: &[(&str, &str, &[u16])] = &[
     ("missing_file", "/stream/missing.mp3", &[404]),
     ("missing_folder", "/stream/nowhere/missing.mp3", &[404]),
-    (
-        "dot_dot_to_sibling",
-        "/stream/../music-sibling/secret.mp3",
-        ESCAPE,
-    ),
-    (
-        "dot_dot_to_outside",
-        "/stream/../outside/secret.mp3",
-        ESCAPE,
-    ),
-    (
-        "down_then_up_and_out",
-        "/stream/Album/../../outside/secret.mp3",
-        ESCAPE,
-    ),
-    (
-        "encoded_dots",
-        "/stream/%2e%2e/music-sibling/secret.mp3",
-        ESCAPE,
-    ),
-    (
-        "encoded_dots_uppercase",
-        "/stream/%2E%2E/outside/secret.mp3",
-        ESCAPE,
-    ),
-    (
-        "dots_and_encoded_slash",
-        "/stream/..%2fmusic-sibling%2fsecret.mp3",
-        ESCAPE,
-    ),
-    (
-        "all_encoded",
-        "/stream/%2e%2e%2f%2e%2e%2foutside%2fsecret.mp3",
-        ESCAPE,
-    ),
+    ("dot_dot_to_sibling", "/stream/../music-sibling/secret.mp3", ESCAPE),
+    ("dot_dot_to_outside", "/stream/../outside/secret.mp3", ESCAPE),
+    ("down_then_up_and_out", "/stream/Album/../../outside/secret.mp3", ESCAPE),
+    ("encoded_dots", "/stream/%2e%2e/music-sibling/secret.mp3", ESCAPE),
+    ("encoded_dots_uppercase", "/stream/%2E%2E/outside/secret.mp3", ESCAPE),
+    ("dots_and_encoded_slash", "/stream/..%2fmusic-sibling%2fsecret.mp3", ESCAPE),
+    ("all_encoded", "/stream/%2e%2e%2f%2e%2e%2foutside%2fsecret.mp3", ESCAPE),
     // Decoded once, `%252e%252e` is the literal name `%2e%2e`: a missing file, not a way out.
-    (
-        "double_encoded_dots",
-        "/stream/%252e%252e/outside/secret.mp3",
-        &[404],
-    ),
-    (
-        "double_encoded_slash",
-        "/stream/..%252foutside%252fsecret.mp3",
-        &[404],
-    ),
-    (
-        "encoded_backslashes",
-        "/stream/..%5coutside%5csecret.mp3",
-        ESCAPE,
-    ),
-    (
-        "encoded_backslash_dots",
-        "/stream/..%5c..%5coutside%5csecret.mp3",
-        ESCAPE,
-    ),
+    ("double_encoded_dots", "/stream/%252e%252e/outside/secret.mp3", &[404]),
+    ("double_encoded_slash", "/stream/..%252foutside%252fsecret.mp3", &[404]),
+    ("encoded_backslashes", "/stream/..%5coutside%5csecret.mp3", ESCAPE),
+    ("encoded_backslash_dots", "/stream/..%5c..%5coutside%5csecret.mp3", ESCAPE),
     ("absolute_double_slash", "/stream//etc/passwd", ESCAPE),
     ("absolute_encoded", "/stream/%2fetc%2fpasswd", ESCAPE),
-    (
-        "symlink_pointing_outside",
-        "/stream/outside-link.mp3",
-        ESCAPE,
-    ),
+    ("symlink_pointing_outside", "/stream/outside-link.mp3", ESCAPE),
     ("nul_at_end", "/stream/tone.mp3%00", &[400]),
     ("nul_before_extension", "/stream/tone%00.mp3", &[400]),
-    (
-        "nul_hiding_the_extension",
-        "/stream/notes.txt%00.mp3",
-        &[400],
-    ),
+    ("nul_hiding_the_extension", "/stream/notes.txt%00.mp3", &[400]),
     ("directory", "/stream/Album", &[404]),
     ("directory_with_slash", "/stream/Album/", &[404]),
     ("directory_named_like_audio", "/stream/folder.mp3", &[404]),
@@ -110,26 +58,15 @@ fn assert_clean_error(response: &Response, statuses: &[u16], library: &Library, 
 /// What is wrong with `response` as a JSON error with one of `statuses`, if anything.
 fn clean_error(response: &Response, statuses: &[u16], library: &Library) -> Result<(), String> {
     if !statuses.contains(&response.status) {
-        return Err(format!(
-            "want one of {statuses:?}, got {}",
-            response.summary()
-        ));
+        return Err(format!("want one of {statuses:?}, got {}", response.summary()));
     }
-    let is_json = response
-        .header("content-type")
-        .is_some_and(|t| t.starts_with("application/json"));
+    let is_json =
+        response.header("content-type").is_some_and(|t| t.starts_with("application/json"));
     let message = serde_json::from_slice::<serde_json::Value>(&response.body)
         .ok()
-        .and_then(|json| {
-            json.get("error")
-                .and_then(|e| e.as_str())
-                .map(str::to_owned)
-        });
+        .and_then(|json| json.get("error").and_then(|e| e.as_str()).map(str::to_owned));
     if !is_json || message.is_none() {
-        return Err(format!(
-            "not a JSON {{\"error\": ...}} body: {}",
-            response.summary()
-        ));
+        return Err(format!("not a JSON {{\"error\": ...}} body: {}", response.summary()));
     }
     leak(response, library)
 }
@@ -139,16 +76,10 @@ fn leak(response: &Response, library: &Library) -> Result<(), String> {
     let text = format!("{:?}{}", response.headers, response.text());
     let root = library.root().to_string_lossy().into_owned();
     if text.contains(&root) || text.contains("/tmp/") {
-        return Err(format!(
-            "the response names the server's disk path: {}",
-            response.summary()
-        ));
+        return Err(format!("the response names the server's disk path: {}", response.summary()));
     }
     if text.contains(SECRET_MARKER) {
-        return Err(format!(
-            "bytes of a file outside MUSIC_DIR: {}",
-            response.summary()
-        ));
+        return Err(format!("bytes of a file outside MUSIC_DIR: {}", response.summary()));
     }
     Ok(())
 }
@@ -188,21 +119,14 @@ fn backslashes_never_reach_outside_files() {
     let server = TestServer::start(Library::standard());
     let addr = server.addr();
     // A raw backslash is not a valid URI character: a 400 from the HTTP layer is fine too.
-    for target in [
-        "/stream/..\\outside\\secret.mp3",
-        "/stream/..\\..\\outside\\secret.mp3",
-    ] {
+    for target in ["/stream/..\\outside\\secret.mp3", "/stream/..\\..\\outside\\secret.mp3"] {
         let raw = server.raw(
             format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
                 .as_bytes(),
         );
         let response = http::parse_response(raw.as_bytes(), false)
             .unwrap_or_else(|e| panic!("{target}: {e}: {raw:?}"));
-        assert!(
-            [400, 403, 404].contains(&response.status),
-            "{target}: {}",
-            response.summary()
-        );
+        assert!([400, 403, 404].contains(&response.status), "{target}: {}", response.summary());
         if let Err(problem) = leak(&response, server.library()) {
             panic!("{target}: {problem}");
         }
@@ -213,18 +137,9 @@ fn backslashes_never_reach_outside_files() {
 #[test]
 fn symlink_pointing_outside_is_refused_even_with_a_range() {
     let server = TestServer::start(Library::standard());
-    for headers in [
-        vec![],
-        vec![("Range", "bytes=0-")],
-        vec![("Range", "bytes=-20")],
-    ] {
+    for headers in [vec![], vec![("Range", "bytes=0-")], vec![("Range", "bytes=-20")]] {
         let response = server.stream(OUTSIDE_LINK, &headers);
-        assert_clean_error(
-            &response,
-            ESCAPE,
-            server.library(),
-            &format!("symlink {headers:?}"),
-        );
+        assert_clean_error(&response, ESCAPE, server.library(), &format!("symlink {headers:?}"));
     }
 }
 
@@ -254,9 +169,7 @@ fn oversized_url_is_414_and_oversized_headers_are_431() {
     let server = TestServer::start(Library::standard());
     let addr = server.addr();
     let one_big = format!("X-Big: {}\r\n", "b".repeat(70 * 1024));
-    let many: String = (0..40)
-        .map(|i| format!("X-Many-{i}: {}\r\n", "m".repeat(2000)))
-        .collect();
+    let many: String = (0..40).map(|i| format!("X-Many-{i}: {}\r\n", "m".repeat(2000))).collect();
     let cases = [
         ("url_of_17_kib", 17 * 1024, String::new(), 414),
         ("url_of_100_kib", 100 * 1024, String::new(), 414),
@@ -280,9 +193,5 @@ fn oversized_url_is_414_and_oversized_headers_are_431() {
         }
         server.assert_alive();
     }
-    assert!(
-        problems.is_empty(),
-        "oversized requests:\n{}",
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "oversized requests:\n{}", problems.join("\n"));
 }

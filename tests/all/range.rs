@@ -27,52 +27,24 @@ const CASES: &[(&str, &str, Expect)] = &[
     ("suffix", "bytes=-500", Ranges(&[(1500, 1999)])),
     ("last_byte", "bytes=1999-1999", Ranges(&[(1999, 1999)])),
     ("whole_file_as_range", "bytes=0-1999", Ranges(&[(0, 1999)])),
-    (
-        "end_past_eof_is_clamped",
-        "bytes=1900-5000",
-        Ranges(&[(1900, 1999)]),
-    ),
-    (
-        "suffix_longer_than_file",
-        "bytes=-5000",
-        Ranges(&[(0, 1999)]),
-    ),
+    ("end_past_eof_is_clamped", "bytes=1900-5000", Ranges(&[(1900, 1999)])),
+    ("suffix_longer_than_file", "bytes=-5000", Ranges(&[(0, 1999)])),
     // RFC 9110 §14.1: range unit names are case-insensitive.
-    (
-        "unit_is_case_insensitive",
-        "Bytes=10-19",
-        Ranges(&[(10, 19)]),
-    ),
+    ("unit_is_case_insensitive", "Bytes=10-19", Ranges(&[(10, 19)])),
     // Gaps far larger than a part's headers: coalescing them (RFC 9110 §14.6) would not pay.
-    (
-        "two_ranges",
-        "bytes=0-9,1000-1099",
-        Ranges(&[(0, 9), (1000, 1099)]),
-    ),
+    ("two_ranges", "bytes=0-9,1000-1099", Ranges(&[(0, 9), (1000, 1099)])),
     (
         "three_ranges_with_suffix",
         "bytes=0-9,500-599,-5",
         Ranges(&[(0, 9), (500, 599), (1995, 1999)]),
     ),
-    (
-        "spaces_after_commas",
-        "bytes=0-9, 1000-1009",
-        Ranges(&[(0, 9), (1000, 1009)]),
-    ),
+    ("spaces_after_commas", "bytes=0-9, 1000-1009", Ranges(&[(0, 9), (1000, 1009)])),
     // RFC 9110 §14.1.1: only the satisfiable ranges are served.
-    (
-        "unsatisfiable_member_is_dropped",
-        "bytes=5000-6000,0-9",
-        Ranges(&[(0, 9)]),
-    ),
+    ("unsatisfiable_member_is_dropped", "bytes=5000-6000,0-9", Ranges(&[(0, 9)])),
     ("start_at_eof", "bytes=2000-", Unsatisfiable),
     ("start_past_eof", "bytes=5000-6000", Unsatisfiable),
     ("zero_suffix", "bytes=-0", Unsatisfiable),
-    (
-        "all_members_unsatisfiable",
-        "bytes=2000-2001,3000-",
-        Unsatisfiable,
-    ),
+    ("all_members_unsatisfiable", "bytes=2000-2001,3000-", Unsatisfiable),
     ("not_a_number", "bytes=abc", Ignored),
     ("empty_set", "bytes=", Ignored),
     ("lone_dash", "bytes=-", Ignored),
@@ -86,21 +58,9 @@ const CASES: &[(&str, &str, Expect)] = &[
     ("space_instead_of_equals", "bytes 0-1", Ignored),
     // Digits past u64 are still valid syntax (`1*DIGIT`): a huge end is an end past EOF, a
     // huge start or suffix is past the length.
-    (
-        "end_beyond_u64_is_clamped",
-        "bytes=0-99999999999999999999999",
-        Ranges(&[(0, 1999)]),
-    ),
-    (
-        "start_beyond_u64_is_unsatisfiable",
-        "bytes=99999999999999999999999-",
-        Unsatisfiable,
-    ),
-    (
-        "suffix_beyond_u64_is_the_whole_file",
-        "bytes=-99999999999999999999999",
-        Ranges(&[(0, 1999)]),
-    ),
+    ("end_beyond_u64_is_clamped", "bytes=0-99999999999999999999999", Ranges(&[(0, 1999)])),
+    ("start_beyond_u64_is_unsatisfiable", "bytes=99999999999999999999999-", Unsatisfiable),
+    ("suffix_beyond_u64_is_the_whole_file", "bytes=-99999999999999999999999", Ranges(&[(0, 1999)])),
 ];
 
 #[test]
@@ -128,11 +88,7 @@ fn check(response: &Response, range: &str, expect: &Expect, file: &[u8], name: &
         }
         Unsatisfiable => {
             assert_eq!(response.status, 416, "{name}: {}", response.summary());
-            assert_eq!(
-                response.header("content-range"),
-                Some(format!("bytes */{len}")),
-                "{name}"
-            );
+            assert_eq!(response.header("content-range"), Some(format!("bytes */{len}")), "{name}");
             response.expect_json_error();
         }
         Ranges([(first, last)]) => {
@@ -164,21 +120,13 @@ fn assert_single_range(response: &Response, first: u64, last: u64, file: &[u8], 
         Some(format!("bytes {first}-{last}/{len}")),
         "{name}"
     );
-    assert_eq!(
-        response.content_length(),
-        last - first + 1,
-        "{name}: Content-Length"
-    );
+    assert_eq!(response.content_length(), last - first + 1, "{name}: Content-Length");
     assert_eq!(
         response.header("content-type").as_deref(),
         Some("audio/mpeg"),
         "{name}: Content-Type"
     );
-    assert_eq!(
-        response.header("accept-ranges").as_deref(),
-        Some("bytes"),
-        "{name}"
-    );
+    assert_eq!(response.header("accept-ranges").as_deref(), Some("bytes"), "{name}");
     assert_same_bytes(&response.body, &file[first as usize..=last as usize], name);
 }
 
@@ -194,39 +142,26 @@ fn multipart(response: &Response, file: &[u8], name: &str) -> Vec<http::Part> {
     let parts = parse_byteranges(&content_type, &response.body)
         .unwrap_or_else(|e| panic!("{name}: bad multipart body ({e}): {}", response.summary()));
     for part in &parts {
-        assert_eq!(
-            part.complete,
-            file.len() as u64,
-            "{name}: complete length in a part"
-        );
+        assert_eq!(part.complete, file.len() as u64, "{name}: complete length in a part");
         assert_eq!(
             part.header("content-type"),
             Some("audio/mpeg"),
             "{name}: a part's Content-Type"
         );
         let what = format!("{name}: part {}-{}", part.first, part.last);
-        assert_same_bytes(
-            &part.data,
-            &file[part.first as usize..=part.last as usize],
-            &what,
-        );
+        assert_same_bytes(&part.data, &file[part.first as usize..=part.last as usize], &what);
     }
     parts
 }
 
 #[test]
 fn overlapping_and_many_ranges_do_not_amplify_the_response() {
-    let many_small: String = (0..500)
-        .map(|i| format!("{}-{}", i * 2, i * 2))
-        .collect::<Vec<_>>()
-        .join(",");
+    let many_small: String =
+        (0..500).map(|i| format!("{}-{}", i * 2, i * 2)).collect::<Vec<_>>().join(",");
     let same_range_repeated = vec!["0-"; 50].join(",");
     let cases = [
         ("go_serve_content_row", "bytes=0-,1-,2-,3-,4-".to_owned()),
-        (
-            "same_range_repeated",
-            format!("bytes={same_range_repeated}"),
-        ),
+        ("same_range_repeated", format!("bytes={same_range_repeated}")),
         ("many_small_ranges", format!("bytes={many_small}")),
         ("overlapping_pair", "bytes=0-1500,500-1999".to_owned()),
     ];
@@ -274,16 +209,11 @@ fn overlapping_ranges_still_cover_what_was_asked() {
             assert_single_range(&response, first, last, &file, "overlap");
             vec![(first, last)]
         }
-        None => multipart(&response, &file, "overlap")
-            .iter()
-            .map(|p| (p.first, p.last))
-            .collect(),
+        None => multipart(&response, &file, "overlap").iter().map(|p| (p.first, p.last)).collect(),
     };
     for wanted in (0..15).chain(100..110) {
         assert!(
-            served
-                .iter()
-                .any(|(first, last)| (*first..=*last).contains(&wanted)),
+            served.iter().any(|(first, last)| (*first..=*last).contains(&wanted)),
             "byte {wanted} missing: {served:?}"
         );
     }
@@ -302,10 +232,7 @@ fn chromium_style_open_ranges_at_32_kib_steps_are_exact() {
             response.header("content-range"),
             Some(format!("bytes {start}-{}/{len}", len - 1))
         );
-        assert_eq!(
-            response.header("content-type").as_deref(),
-            Some("audio/wav")
-        );
+        assert_eq!(response.header("content-type").as_deref(), Some("audio/wav"));
         assert_same_bytes(&response.body, &file[start as usize..], &range);
     }
 }
@@ -319,21 +246,13 @@ fn aborted_range_requests_do_not_disturb_the_next_ones() {
     // Chromium opens `bytes=0-` and cancels it; on a 5 GiB file a stuck server would show.
     for start in [0u64, 32768, 1 << 20, 1 << 31] {
         let range = format!("bytes={start}-");
-        let partial = http::get_prefix(
-            server.addr(),
-            "/stream/long.flac",
-            &[("Range", &range)],
-            1000,
-        );
+        let partial =
+            http::get_prefix(server.addr(), "/stream/long.flac", &[("Range", &range)], 1000);
         assert_eq!(partial.status, 206, "{range}: {}", partial.summary());
         assert_eq!(partial.content_length(), big_len - start, "{range}");
     }
     let file = server.library().read(WAV);
-    assert_same_bytes(
-        &server.stream(WAV, &[]).body,
-        &file,
-        "a whole file after the aborts",
-    );
+    assert_same_bytes(&server.stream(WAV, &[]).body, &file, "a whole file after the aborts");
     server.assert_alive();
 }
 
@@ -353,10 +272,7 @@ fn offsets_past_4_gib_are_exact() {
         let range = format!("bytes={offset}-{last}");
         let response = server.stream("big.flac", &[("Range", &range)]);
         assert_eq!(response.status, 206, "{range}: {}", response.summary());
-        assert_eq!(
-            response.header("content-range"),
-            Some(format!("bytes {offset}-{last}/{len}"))
-        );
+        assert_eq!(response.header("content-range"), Some(format!("bytes {offset}-{last}/{len}")));
         assert_same_bytes(&response.body, marker, &range);
     }
     let suffix = server.stream("big.flac", &[("Range", "bytes=-16")]);
@@ -366,24 +282,14 @@ fn offsets_past_4_gib_are_exact() {
     );
     assert_same_bytes(&suffix.body, markers[2].1, "suffix of a 5 GiB file");
 
-    let open = http::get_prefix(
-        server.addr(),
-        "/stream/big.flac",
-        &[("Range", "bytes=4294967296-")],
-        16,
-    );
+    let open =
+        http::get_prefix(server.addr(), "/stream/big.flac", &[("Range", "bytes=4294967296-")], 16);
     assert_eq!(open.status, 206, "{}", open.summary());
-    assert_eq!(
-        open.header("content-range"),
-        Some(format!("bytes 4294967296-{}/{len}", len - 1))
-    );
+    assert_eq!(open.header("content-range"), Some(format!("bytes 4294967296-{}/{len}", len - 1)));
     assert_eq!(open.content_length(), len - (1 << 32));
     assert_same_bytes(&open.body, markers[1].1, "open range from 4 GiB");
 
     let unsatisfiable = server.stream("big.flac", &[("Range", &format!("bytes={len}-"))]);
     assert_eq!(unsatisfiable.status, 416, "{}", unsatisfiable.summary());
-    assert_eq!(
-        unsatisfiable.header("content-range"),
-        Some(format!("bytes */{len}"))
-    );
+    assert_eq!(unsatisfiable.header("content-range"), Some(format!("bytes */{len}")));
 }

@@ -42,10 +42,7 @@ fn report(server: &TestServer, target: &str) -> Value {
     let response = server.get(target, &[]);
     assert_eq!(response.status, 200, "{target}: {}", response.summary());
     let text = response.text();
-    assert!(
-        !text.contains(SECRET_MARKER),
-        "{target}: the guest read a secret: {text}"
-    );
+    assert!(!text.contains(SECRET_MARKER), "{target}: the guest read a secret: {text}");
     assert!(
         !text.contains("host-environment-leaked"),
         "{target}: the guest saw the host's env: {text}"
@@ -100,35 +97,18 @@ fn guest_cannot_read_files_outside_the_music_dir() {
     let root = server.library().root().to_owned();
     let tries = [
         SIBLING_SECRET.to_owned(),
-        root.join("outside/secret.mp3")
-            .to_string_lossy()
-            .into_owned(),
-        root.join("music-sibling/secret.mp3")
-            .to_string_lossy()
-            .into_owned(),
-        format!(
-            "../../{}",
-            root.join("outside/secret.mp3").to_string_lossy()
-        ),
+        root.join("outside/secret.mp3").to_string_lossy().into_owned(),
+        root.join("music-sibling/secret.mp3").to_string_lossy().into_owned(),
+        format!("../../{}", root.join("outside/secret.mp3").to_string_lossy()),
     ];
-    let query: Vec<String> = tries
-        .iter()
-        .map(|t| format!("try={}", pct_segment(t)))
-        .collect();
+    let query: Vec<String> = tries.iter().map(|t| format!("try={}", pct_segment(t))).collect();
     let json = report(&server, &format!("/escape/files?{}", query.join("&")));
 
     assert_no_host_path(&server, &json);
     let music_listing = format!("ok:dir:{}", music_entries(&server).join("|"));
     let escaped = successes(&json["attempts"], &music_listing);
-    assert!(
-        escaped.is_empty(),
-        "the guest got outside MUSIC_DIR:\n{}",
-        escaped.join("\n")
-    );
-    assert!(
-        json["attempts"].as_object().unwrap().len() > 20,
-        "too few attempts reported: {json}"
-    );
+    assert!(escaped.is_empty(), "the guest got outside MUSIC_DIR:\n{}", escaped.join("\n"));
+    assert!(json["attempts"].as_object().unwrap().len() > 20, "too few attempts reported: {json}");
 
     let controls = json["controls"].as_object().expect("controls");
     assert!(!controls.is_empty(), "{json}");
@@ -159,10 +139,7 @@ fn guest_sees_exactly_one_preopen_and_it_is_the_music_dir() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(
-        listed, expected,
-        "the preopen's entries are not the music dir's"
-    );
+    assert_eq!(listed, expected, "the preopen's entries are not the music dir's");
 }
 
 #[test]
@@ -171,16 +148,11 @@ fn guest_gets_no_environment_arguments_or_host_cwd() {
     let json = report(&server, "/escape/env");
     assert_no_host_path(&server, &json);
     for key in ["std_vars", "std_args", "environment", "arguments"] {
-        let values = json[key]
-            .as_array()
-            .unwrap_or_else(|| panic!("no `{key}` in {json}"));
+        let values = json[key].as_array().unwrap_or_else(|| panic!("no `{key}` in {json}"));
         assert!(values.is_empty(), "the guest got {key}: {values:?}");
     }
     // A working directory is harmless as long as it is not a host path (checked by `report`).
-    assert!(
-        json["initial_cwd"].is_null() || json["initial_cwd"].is_string(),
-        "{json}"
-    );
+    assert!(json["initial_cwd"].is_null() || json["initial_cwd"].is_string(), "{json}");
 }
 
 #[test]
@@ -196,37 +168,17 @@ fn guest_cannot_open_sockets_connect_or_resolve_names() {
         udp.local_addr().unwrap().port()
     );
     let json = report(&server, &target);
-    for key in [
-        "tcp_wasi",
-        "tcp_std",
-        "udp_bind_wasi",
-        "udp_std",
-        "dns_wasi",
-        "dns_std",
-    ] {
-        assert!(
-            json.get(key).is_some(),
-            "the guest did not report `{key}`: {json}"
-        );
+    for key in ["tcp_wasi", "tcp_std", "udp_bind_wasi", "udp_std", "dns_wasi", "dns_std"] {
+        assert!(json.get(key).is_some(), "the guest did not report `{key}`: {json}");
     }
     let reached = successes(&json, "");
-    assert!(
-        reached.is_empty(),
-        "the guest reached the network:\n{}",
-        reached.join("\n")
-    );
+    assert!(reached.is_empty(), "the guest reached the network:\n{}", reached.join("\n"));
 
     // Whatever the guest believes, nothing may have arrived.
     let deadline = Instant::now() + Duration::from_millis(500);
     while Instant::now() < deadline {
-        assert!(
-            tcp.accept().is_err(),
-            "the guest's TCP connection reached the test's listener"
-        );
-        assert!(
-            udp.recv_from(&mut [0; 64]).is_err(),
-            "the guest's UDP datagram reached the test"
-        );
+        assert!(tcp.accept().is_err(), "the guest's TCP connection reached the test's listener");
+        assert!(udp.recv_from(&mut [0; 64]).is_err(), "the guest's UDP datagram reached the test");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -239,12 +191,7 @@ fn trapping_guest_gets_500_json_and_the_server_keeps_serving() {
         assert_eq!(response.status, 500, "{}", response.summary());
         response.expect_json_error();
         let next = server.get("/", &[]);
-        assert_eq!(
-            next.status,
-            200,
-            "the request after a trap: {}",
-            next.summary()
-        );
+        assert_eq!(next.status, 200, "the request after a trap: {}", next.summary());
         assert_eq!(next.json()["guest"], "hostile");
     }
 }
@@ -259,19 +206,9 @@ fn spinning_guest_is_stopped_and_does_not_block_other_requests() {
     std::thread::sleep(Duration::from_millis(100));
     // Meanwhile the server answers others.
     let other = server.get("/", &[]);
-    assert_eq!(
-        other.status,
-        200,
-        "while a guest spins: {}",
-        other.summary()
-    );
+    assert_eq!(other.status, 200, "while a guest spins: {}", other.summary());
     let response = spin.join().expect("spin request");
-    assert_eq!(
-        response.status,
-        500,
-        "a spinning guest: {}",
-        response.summary()
-    );
+    assert_eq!(response.status, 500, "a spinning guest: {}", response.summary());
     response.expect_json_error();
     assert!(
         started.elapsed() < Duration::from_secs(30),
@@ -291,17 +228,8 @@ fn allocating_guest_hits_its_memory_limit_and_the_server_keeps_serving() {
         assert_eq!(response.status, 500, "{target}: {}", response.summary());
         response.expect_json_error();
         let peak = server.peak_rss();
-        assert!(
-            peak < MEMORY_CEILING,
-            "{target}: the host grew to {} MiB",
-            peak >> 20
-        );
+        assert!(peak < MEMORY_CEILING, "{target}: the host grew to {} MiB", peak >> 20);
         let next = server.get("/", &[]);
-        assert_eq!(
-            next.status,
-            200,
-            "the request after {target}: {}",
-            next.summary()
-        );
+        assert_eq!(next.status, 200, "the request after {target}: {}", next.summary());
     }
 }

@@ -17,11 +17,7 @@ fn every_format_is_served_whole_with_exact_bytes_and_headers() {
         let response = server.stream(&name, &[]);
         assert_eq!(response.status, 200, "{name}: {}", response.summary());
         assert_same_bytes(&response.body, &expected, &name);
-        assert_eq!(
-            response.content_length(),
-            expected.len() as u64,
-            "{name}: Content-Length"
-        );
+        assert_eq!(response.content_length(), expected.len() as u64, "{name}: Content-Length");
         assert_eq!(
             response.header("accept-ranges").as_deref(),
             Some("bytes"),
@@ -32,16 +28,8 @@ fn every_format_is_served_whole_with_exact_bytes_and_headers() {
             Some(format.mime()),
             "{name}: Content-Type"
         );
-        assert_eq!(
-            response.header("content-range"),
-            None,
-            "{name}: Content-Range on a 200"
-        );
-        assert_eq!(
-            response.header("transfer-encoding"),
-            None,
-            "{name}: a file has a known length"
-        );
+        assert_eq!(response.header("content-range"), None, "{name}: Content-Range on a 200");
+        assert_eq!(response.header("transfer-encoding"), None, "{name}: a file has a known length");
     }
 }
 
@@ -66,11 +54,7 @@ fn mime_type_follows_the_extension_case_insensitively() {
     for (name, format) in CASES {
         let response = server.stream(name, &[]);
         assert_eq!(response.status, 200, "{name}: {}", response.summary());
-        assert_eq!(
-            response.header("content-type").as_deref(),
-            Some(format.mime()),
-            "{name}"
-        );
+        assert_eq!(response.header("content-type").as_deref(), Some(format.mime()), "{name}");
         assert_same_bytes(&response.body, &server.library().read(name), name);
     }
 }
@@ -121,10 +105,7 @@ fn check_content_disposition(value: &str, basename: &str) {
         }
     };
     assert!(
-        !fallback.is_empty()
-            && fallback
-                .chars()
-                .all(|c| c.is_ascii() && !c.is_ascii_control()),
+        !fallback.is_empty() && fallback.chars().all(|c| c.is_ascii() && !c.is_ascii_control()),
         "`{value}`: the fallback filename must be printable ASCII"
     );
     let extended = rest[end + 1..]
@@ -137,11 +118,7 @@ fn check_content_disposition(value: &str, basename: &str) {
             || (b == b'%'
                 && bytes.next().is_some_and(|h| h.is_ascii_hexdigit())
                 && bytes.next().is_some_and(|h| h.is_ascii_hexdigit()));
-        assert!(
-            ok,
-            "`{value}`: `{}` is not allowed unencoded in filename*",
-            b as char
-        );
+        assert!(ok, "`{value}`: `{}` is not allowed unencoded in filename*", b as char);
     }
     assert_eq!(
         String::from_utf8(pct_decode(extended)).expect("filename* is UTF-8"),
@@ -158,17 +135,9 @@ fn head_has_the_same_status_and_headers_as_get_and_no_body() {
     type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
     let cases: &[Case<'_>] = &[
         ("whole_file", &wav, vec![]),
-        (
-            "utf8_name",
-            &format!("/stream/{}", pct_path(NESTED_UTF8)),
-            vec![],
-        ),
+        ("utf8_name", &format!("/stream/{}", pct_path(NESTED_UTF8)), vec![]),
         ("single_range", &wav, vec![("Range", "bytes=10-99")]),
-        (
-            "multiple_ranges",
-            &wav,
-            vec![("Range", "bytes=0-9,100-199")],
-        ),
+        ("multiple_ranges", &wav, vec![("Range", "bytes=0-9,100-199")]),
         ("unsatisfiable", &wav, vec![("Range", "bytes=999999999-")]),
         ("not_modified", &wav, vec![("If-None-Match", etag.as_str())]),
         ("precondition_failed", &wav, vec![("If-Match", "\"stale\"")]),
@@ -223,10 +192,7 @@ fn head_response_is_followed_directly_by_the_next_response_on_the_connection() {
     let end = http::find(&received, b"\r\n\r\n").expect("a response head");
     let first = http::parse_response(&received[..end + 4], true).expect("HEAD response");
     assert_eq!(first.status, 200, "{}", first.summary());
-    assert_eq!(
-        first.content_length(),
-        server.library().read(WAV).len() as u64
-    );
+    assert_eq!(first.content_length(), server.library().read(WAV).len() as u64);
     let rest = &received[end + 4..];
     assert!(
         rest.starts_with(b"HTTP/1.1 200"),
@@ -254,11 +220,7 @@ fn content_length_matches_the_bytes_sent_on_a_kept_alive_connection() {
         let consumed = received.len() - response.trailing.len();
         received = &received[consumed..];
     }
-    assert!(
-        received.is_empty(),
-        "{} unexpected bytes after the last response",
-        received.len()
-    );
+    assert!(received.is_empty(), "{} unexpected bytes after the last response", received.len());
 }
 
 #[test]
@@ -268,14 +230,7 @@ fn curl_downloads_the_same_bytes_whole_and_in_ranges() {
     let file = server.library().read(NESTED_UTF8);
     let whole = curl(&["--fail", "--silent", "--show-error", &url]);
     assert_same_bytes(&whole, &file, "curl, whole file");
-    let ranged = curl(&[
-        "--fail",
-        "--silent",
-        "--show-error",
-        "--range",
-        "1000-1999",
-        &url,
-    ]);
+    let ranged = curl(&["--fail", "--silent", "--show-error", "--range", "1000-1999", &url]);
     assert_same_bytes(&ranged, &file[1000..2000], "curl --range 1000-1999");
     // Several ranges: curl writes the multipart body as is, and its Content-Type last.
     let multi = curl(&[
@@ -288,10 +243,7 @@ fn curl_downloads_the_same_bytes_whole_and_in_ranges() {
         "\n%{content_type}",
         &url,
     ]);
-    let split = multi
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .expect("content type line");
+    let split = multi.iter().rposition(|&b| b == b'\n').expect("content type line");
     let content_type = String::from_utf8_lossy(&multi[split + 1..]).into_owned();
     let parts = http::parse_byteranges(&content_type, &multi[..split])
         .unwrap_or_else(|e| panic!("curl --range 0-99,5000-5099: {e} ({content_type})"));
@@ -311,10 +263,7 @@ fn curl_downloads_the_same_bytes_whole_and_in_ranges() {
 }
 
 fn curl(args: &[&str]) -> Vec<u8> {
-    let output = Command::new("curl")
-        .args(args)
-        .output()
-        .expect("the tests need the `curl` CLI");
+    let output = Command::new("curl").args(args).output().expect("the tests need the `curl` CLI");
     assert!(
         output.status.success(),
         "curl {args:?} failed: {}",
@@ -329,9 +278,7 @@ fn health_answers_200_json() {
     let response = server.get("/health", &[]);
     assert_eq!(response.status, 200, "{}", response.summary());
     assert!(
-        response
-            .expect_header("content-type")
-            .starts_with("application/json"),
+        response.expect_header("content-type").starts_with("application/json"),
         "{}",
         response.summary()
     );
@@ -343,10 +290,8 @@ fn every_request_is_logged_with_method_path_and_status() {
     let server = TestServer::start(Library::standard());
     server.stream(WAV, &[("Range", "bytes=0-99")]);
     server.head("/stream/missing.mp3", &[]);
-    let wanted: [&[&str]; 2] = [
-        &["GET", "/stream/tone.wav", "206"],
-        &["HEAD", "/stream/missing.mp3", "404"],
-    ];
+    let wanted: [&[&str]; 2] =
+        [&["GET", "/stream/tone.wav", "206"], &["HEAD", "/stream/missing.mp3", "404"]];
     // The line is written when the response body is done, just after the client has it.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -369,4 +314,83 @@ fn server_exits_cleanly_on_sigterm() {
     let server = TestServer::start(Library::standard());
     server.assert_alive();
     server.finish();
+}
+
+#[test]
+fn a_2_gib_file_streams_whole_in_bounded_memory() {
+    let library = Library::empty();
+    let len: u64 = (2 << 30) + 7;
+    let end_marker: &[u8] = b"END-OF-2-GiB----";
+    library.add_sparse_file("long.wav", len, &[(len - 16, end_marker)]);
+    let server = TestServer::start(library);
+    let before = server.peak_rss();
+    // A reader that stalls: the server must wait for it, not buffer the file.
+    let stalled = http::get_prefix(server.addr(), "/stream/long.wav", &[], 1);
+    assert_eq!(stalled.status, 200, "{}", stalled.summary());
+    let (response, count, tail) = http::get_counted(server.addr(), "/stream/long.wav");
+    assert_eq!(response.status, 200, "{}", response.summary());
+    assert_eq!(response.content_length(), len);
+    assert_eq!(count, len, "body bytes received");
+    assert_same_bytes(&tail, end_marker, "the last bytes of a 2 GiB file");
+    let grown = server.peak_rss().saturating_sub(before);
+    assert!(grown < BODY_MEMORY_BUDGET, "streaming grew the host by {} MiB", grown >> 20);
+    drop(stalled);
+}
+
+/// How much a host may grow while streaming a file many times its size.
+const BODY_MEMORY_BUDGET: u64 = 64 << 20;
+
+#[test]
+fn concurrent_requests_all_get_exact_bytes() {
+    let server = TestServer::start(Library::standard());
+    let addr = server.addr();
+    let file = server.library().read(WAV);
+    let threads: Vec<_> = (0..16u64)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let range = format!("bytes={}-", i * 4096);
+                (
+                    i,
+                    http::request(
+                        addr,
+                        "GET",
+                        &format!("/stream/{WAV}"),
+                        &[("Range", &range)],
+                        None,
+                    ),
+                )
+            })
+        })
+        .collect();
+    for thread in threads {
+        let (i, response) = thread.join().expect("request thread");
+        assert_eq!(response.status, 206, "{}", response.summary());
+        assert_same_bytes(&response.body, &file[(i * 4096) as usize..], &format!("request {i}"));
+    }
+}
+
+#[test]
+fn the_name_is_the_percent_decoded_path_alone() {
+    let library = Library::standard();
+    library.add("a+b.mp3", &encoded(Format::Mp3));
+    library.add("a b.mp3", &encoded(Format::Flac));
+    std::os::unix::fs::symlink(WAV, library.path("inside-link.wav")).expect("symlink");
+    let server = TestServer::start(library);
+    // (target as sent, the file whose bytes must come back)
+    let cases = [
+        ("/stream/tone.wav?v=123", WAV),
+        ("/stream/tone.wav?", WAV),
+        // `+` is a space only in form data, never in a path.
+        ("/stream/a+b.mp3", "a+b.mp3"),
+        ("/stream/a%2Bb.mp3", "a+b.mp3"),
+        ("/stream/a%20b.mp3", "a b.mp3"),
+        ("/stream/%74one.wav", WAV),
+        // A symlink that stays inside MUSIC_DIR is an ordinary file of the library.
+        ("/stream/inside-link.wav", WAV),
+    ];
+    for (target, file) in cases {
+        let response = server.get(target, &[]);
+        assert_eq!(response.status, 200, "{target}: {}", response.summary());
+        assert_same_bytes(&response.body, &server.library().read(file), target);
+    }
 }

@@ -35,17 +35,14 @@ impl Response {
     /// The value of header `name`, or a panic naming the response.
     #[track_caller]
     pub fn expect_header(&self, name: &str) -> String {
-        self.header(name)
-            .unwrap_or_else(|| panic!("no `{name}` header in {}", self.summary()))
+        self.header(name).unwrap_or_else(|| panic!("no `{name}` header in {}", self.summary()))
     }
 
     /// The `Content-Length` header as a number.
     #[track_caller]
     pub fn content_length(&self) -> u64 {
         let value = self.expect_header("content-length");
-        value
-            .parse()
-            .unwrap_or_else(|_| panic!("bad Content-Length `{value}`"))
+        value.parse().unwrap_or_else(|_| panic!("bad Content-Length `{value}`"))
     }
 
     pub fn text(&self) -> String {
@@ -61,11 +58,7 @@ impl Response {
 
     /// Status, headers and the start of the body, for failure messages.
     pub fn summary(&self) -> String {
-        let headers: Vec<String> = self
-            .headers
-            .iter()
-            .map(|(n, v)| format!("{n}: {v}"))
-            .collect();
+        let headers: Vec<String> = self.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
         let body = String::from_utf8_lossy(&self.body[..self.body.len().min(300)]);
         format!(
             "{} [{}] body ({} bytes): {body:?}",
@@ -113,12 +106,8 @@ pub fn request(
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(body.unwrap_or_default());
     let received = exchange(addr, &bytes);
-    parse_response(&received, method == "HEAD").unwrap_or_else(|e| {
-        panic!(
-            "{method} {target}: {e}; received {:?}",
-            lossy(&received, 2000)
-        )
-    })
+    parse_response(&received, method == "HEAD")
+        .unwrap_or_else(|e| panic!("{method} {target}: {e}; received {:?}", lossy(&received, 2000)))
 }
 
 /// Sends a GET, reads the response head and at most `max_body` bytes of its body, then drops
@@ -135,19 +124,14 @@ pub fn get_prefix(
     }
     head.push_str("\r\n");
     let mut stream = connect(addr);
-    stream
-        .write_all(head.as_bytes())
-        .expect("failed to send the request");
+    stream.write_all(head.as_bytes()).expect("failed to send the request");
     let mut received = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {
         if let Some(end) = find(&received, b"\r\n\r\n") {
             let length = parse_response(&received[..end + 4], true)
                 .ok()
-                .and_then(|r| {
-                    r.header("content-length")
-                        .and_then(|l| l.parse::<usize>().ok())
-                });
+                .and_then(|r| r.header("content-length").and_then(|l| l.parse::<usize>().ok()));
             let wanted = length.map_or(max_body, |l| l.min(max_body));
             if received.len() - end - 4 >= wanted {
                 let mut response =
@@ -157,17 +141,45 @@ pub fn get_prefix(
             }
         }
         match stream.read(&mut buf) {
-            Ok(0) => panic!(
-                "GET {target}: connection closed early: {:?}",
-                lossy(&received, 500)
-            ),
+            Ok(0) => panic!("GET {target}: connection closed early: {:?}", lossy(&received, 500)),
             Ok(n) => received.extend_from_slice(&buf[..n]),
-            Err(e) => panic!(
-                "GET {target}: read failed after {} bytes: {e}",
-                received.len()
-            ),
+            Err(e) => panic!("GET {target}: read failed after {} bytes: {e}", received.len()),
         }
     }
+}
+
+/// GETs `target` and reads the whole body without keeping it: returns the response (with an
+/// empty body), the number of body bytes received and the last 16 of them.
+pub fn get_counted(addr: SocketAddr, target: &str) -> (Response, u64, Vec<u8>) {
+    let mut stream = connect(addr);
+    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("failed to send the request");
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut head = Vec::new();
+    let mut tail = Vec::new();
+    let mut count = 0u64;
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => panic!("GET {target}: read failed after {count} body bytes: {e}"),
+        };
+        let mut data = &buf[..n];
+        if !head.ends_with(b"\r\n\r\n") {
+            head.extend_from_slice(data);
+            let Some(end) = find(&head, b"\r\n\r\n") else {
+                continue;
+            };
+            data = &buf[n - (head.len() - end - 4)..n];
+            head.truncate(end + 4);
+        }
+        count += data.len() as u64;
+        tail.extend_from_slice(data);
+        tail.drain(..tail.len().saturating_sub(16));
+    }
+    let response = parse_response(&head, true).expect("response head");
+    (response, count, tail)
 }
 
 /// Writes `bytes` and returns everything the server sends until it closes the connection.
@@ -202,9 +214,7 @@ fn answer_pending(stream: &TcpStream) -> bool {
 pub fn connect(addr: SocketAddr) -> TcpStream {
     let stream =
         TcpStream::connect(addr).unwrap_or_else(|e| panic!("failed to connect to {addr}: {e}"));
-    stream
-        .set_read_timeout(Some(READ_TIMEOUT))
-        .expect("read timeout");
+    stream.set_read_timeout(Some(READ_TIMEOUT)).expect("read timeout");
     stream.set_nodelay(true).expect("nodelay");
     stream
 }
@@ -221,10 +231,7 @@ pub fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
             Err(e) if e.kind() == ErrorKind::ConnectionReset && !received.is_empty() => {
                 return received;
             }
-            Err(e) => panic!(
-                "reading the response failed after {} bytes: {e}",
-                received.len()
-            ),
+            Err(e) => panic!("reading the response failed after {} bytes: {e}", received.len()),
         }
     }
 }
@@ -248,17 +255,11 @@ pub fn parse_response(received: &[u8], head_request: bool) -> Result<Response, S
         .ok_or_else(|| format!("bad status line `{status_line}`"))?;
     let mut headers = Vec::new();
     for line in lines {
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| format!("bad header line `{line}`"))?;
+        let (name, value) =
+            line.split_once(':').ok_or_else(|| format!("bad header line `{line}`"))?;
         headers.push((name.to_ascii_lowercase(), value.trim().to_owned()));
     }
-    let mut response = Response {
-        status,
-        headers,
-        body: Vec::new(),
-        trailing: Vec::new(),
-    };
+    let mut response = Response { status, headers, body: Vec::new(), trailing: Vec::new() };
     let rest = &received[end + 4..];
     let no_body = head_request || status == 304 || status == 204 || (100..200).contains(&status);
     if no_body {
@@ -271,14 +272,9 @@ pub fn parse_response(received: &[u8], head_request: bool) -> Result<Response, S
         response.body = body;
         response.trailing = rest[used..].to_vec();
     } else if let Some(length) = response.header("content-length") {
-        let length: usize = length
-            .parse()
-            .map_err(|_| format!("bad Content-Length `{length}`"))?;
+        let length: usize = length.parse().map_err(|_| format!("bad Content-Length `{length}`"))?;
         if rest.len() < length {
-            return Err(format!(
-                "connection closed after {} of {length} body bytes",
-                rest.len()
-            ));
+            return Err(format!("connection closed after {} of {length} body bytes", rest.len()));
         }
         response.body = rest[..length].to_vec();
         response.trailing = rest[length..].to_vec();
@@ -326,10 +322,7 @@ pub fn lossy(bytes: &[u8], max: usize) -> String {
 /// Percent-encodes a relative library path for a `/stream/` URL: every byte but the RFC 3986
 /// unreserved characters is escaped, `/` separators are kept.
 pub fn pct_path(path: &str) -> String {
-    path.split('/')
-        .map(pct_segment)
-        .collect::<Vec<_>>()
-        .join("/")
+    path.split('/').map(pct_segment).collect::<Vec<_>>().join("/")
 }
 
 /// Percent-encodes every byte of `s` outside the RFC 3986 unreserved set (so `/` too).
@@ -378,10 +371,7 @@ pub struct Part {
 
 impl Part {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -390,13 +380,8 @@ impl Part {
 /// inside the data cannot confuse the parser; a part whose data is not followed by a
 /// delimiter is an error.
 pub fn parse_byteranges(content_type: &str, body: &[u8]) -> Result<Vec<Part>, String> {
-    let (media_type, params) = content_type
-        .split_once(';')
-        .ok_or("no boundary parameter")?;
-    if !media_type
-        .trim()
-        .eq_ignore_ascii_case("multipart/byteranges")
-    {
+    let (media_type, params) = content_type.split_once(';').ok_or("no boundary parameter")?;
+    if !media_type.trim().eq_ignore_ascii_case("multipart/byteranges") {
         return Err(format!("media type `{media_type}`"));
     }
     let boundary = params
@@ -413,16 +398,12 @@ pub fn parse_byteranges(content_type: &str, body: &[u8]) -> Result<Vec<Part>, St
         if rest.starts_with(b"--") {
             return Ok(parts);
         }
-        rest = rest
-            .strip_prefix(b"\r\n")
-            .ok_or("delimiter not followed by CRLF")?;
+        rest = rest.strip_prefix(b"\r\n").ok_or("delimiter not followed by CRLF")?;
         let head_end = find(rest, b"\r\n\r\n").ok_or("part head not terminated")?;
         let head = std::str::from_utf8(&rest[..head_end]).map_err(|_| "part head not UTF-8")?;
         let mut headers = Vec::new();
         for line in head.split("\r\n").filter(|l| !l.is_empty()) {
-            let (n, v) = line
-                .split_once(':')
-                .ok_or_else(|| format!("bad part header `{line}`"))?;
+            let (n, v) = line.split_once(':').ok_or_else(|| format!("bad part header `{line}`"))?;
             headers.push((n.to_ascii_lowercase(), v.trim().to_owned()));
         }
         let range = headers
@@ -444,13 +425,7 @@ pub fn parse_byteranges(content_type: &str, body: &[u8]) -> Result<Vec<Part>, St
         rest = rest
             .strip_prefix(delimiter.as_bytes())
             .ok_or_else(|| format!("part {range} data not followed by the delimiter"))?;
-        parts.push(Part {
-            headers,
-            first,
-            last,
-            complete,
-            data,
-        });
+        parts.push(Part { headers, first, last, complete, data });
     }
 }
 

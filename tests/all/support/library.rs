@@ -118,10 +118,7 @@ pub struct Library {
 impl Library {
     /// A music dir with no audio in it yet, plus the secrets outside it and the symlink to one.
     pub fn empty() -> Library {
-        let root = tempfile::Builder::new()
-            .prefix("tapedeck-test-")
-            .tempdir()
-            .expect("temp dir");
+        let root = tempfile::Builder::new().prefix("tapedeck-test-").tempdir().expect("temp dir");
         let music = root.path().join(MUSIC_DIR_NAME);
         fs::create_dir(&music).expect("music dir");
         let library = Library { root, music };
@@ -199,35 +196,33 @@ impl Library {
 
     /// Sets the mtime of `rel` to `MTIME_SECS + offset_secs`.
     pub fn set_mtime(&self, rel: &str, offset_secs: u64) {
-        let file = File::options()
-            .write(true)
-            .open(self.path(rel))
-            .expect("open fixture");
+        let file = File::options().write(true).open(self.path(rel)).expect("open fixture");
         file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(MTIME_SECS + offset_secs))
             .expect("set mtime");
     }
 
     /// Creates a sparse file of `len` bytes (no disk blocks but a few) with markers at its
-    /// start, at 4 GiB (past 32-bit offsets) and at its end. Returns the marker offsets.
+    /// start, at 4 GiB (past 32-bit offsets) and at its end. Returns the markers.
     pub fn add_big_file(&self, rel: &str, len: u64) -> [(u64, &'static [u8]); 3] {
-        assert!(
-            len > (1 << 32) + 32,
-            "a big file must reach past its 4 GiB marker"
-        );
+        assert!(len > (1 << 32) + 32, "a big file must reach past its 4 GiB marker");
         let markers: [(u64, &'static [u8]); 3] = [
             (0, b"ID3-BIG-FILE-START"),
             (1 << 32, b"MARK-AT-4-GiB---"),
             (len - 16, b"BIG-FILE-END----"),
         ];
-        let path = self.path(rel);
-        let file = File::create(&path).expect("create big file");
-        file.set_len(len).expect("size big file");
+        self.add_sparse_file(rel, len, &markers);
+        markers
+    }
+
+    /// Creates a sparse file of `len` zero bytes with each `(offset, bytes)` marker written in.
+    pub fn add_sparse_file(&self, rel: &str, len: u64, markers: &[(u64, &[u8])]) {
+        let file = File::create(self.path(rel)).expect("create sparse file");
+        file.set_len(len).expect("size sparse file");
         for (offset, bytes) in markers {
-            file.write_all_at(bytes, offset).expect("write marker");
+            file.write_all_at(bytes, *offset).expect("write marker");
         }
         file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(MTIME_SECS))
             .expect("set mtime");
-        markers
     }
 
     fn write_outside(&self, rel: &str, bytes: &[u8]) {
@@ -240,12 +235,8 @@ fn write_with_mtime(path: &Path, bytes: &[u8]) {
         fs::create_dir_all(parent).expect("fixture folder");
     }
     fs::write(path, bytes).unwrap_or_else(|e| panic!("writing fixture `{}`: {e}", path.display()));
-    let file = File::options()
-        .write(true)
-        .open(path)
-        .expect("open fixture");
-    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(MTIME_SECS))
-        .expect("set mtime");
+    let file = File::options().write(true).open(path).expect("open fixture");
+    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(MTIME_SECS)).expect("set mtime");
 }
 
 /// A canonical 44-byte-header PCM WAV of a sine tone, 16-bit mono.
@@ -277,9 +268,7 @@ pub fn wav_tone(freq: f64, rate: u32, seconds: f64) -> Vec<u8> {
 /// `len` bytes where every position differs from its neighbours, so a slice taken from the
 /// wrong offset cannot pass for the right one.
 pub fn pattern(len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i % 251) as u8 ^ (i / 251) as u8)
-        .collect()
+    (0..len).map(|i| (i % 251) as u8 ^ (i / 251) as u8).collect()
 }
 
 /// The bytes of a one-second tone in `format`, encoded once per test run by ffmpeg and kept
@@ -305,16 +294,9 @@ fn media_dir() -> &'static Path {
         fs::create_dir_all(&staging).expect("media staging dir");
         let mut ffmpeg = Command::new("ffmpeg");
         ffmpeg.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]);
-        ffmpeg.args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=523:sample_rate=22050:duration=1",
-        ]);
+        ffmpeg.args(["-f", "lavfi", "-i", "sine=frequency=523:sample_rate=22050:duration=1"]);
         for format in Format::ALL {
-            ffmpeg
-                .args(format.ffmpeg_args())
-                .arg(staging.join(format.file()));
+            ffmpeg.args(format.ffmpeg_args()).arg(staging.join(format.file()));
         }
         let output = ffmpeg.output().unwrap_or_else(|e| {
             panic!("the tests need the `ffmpeg` CLI to make audio fixtures: {e}")

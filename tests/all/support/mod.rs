@@ -1,9 +1,6 @@
 //! What every integration test shares: the server under test, its music library, an HTTP client.
 
-#![allow(
-    dead_code,
-    reason = "each test module uses a different part of the support code"
-)]
+#![allow(dead_code, reason = "each test module uses a different part of the support code")]
 
 pub mod http;
 pub mod library;
@@ -25,10 +22,8 @@ pub fn assert_same_bytes(actual: &[u8], expected: &[u8], what: &str) {
         "{what}: got {} bytes, expected {}; first difference at offset {}; got starts {:?}",
         actual.len(),
         expected.len(),
-        first_difference.map_or_else(
-            || "none (one is a prefix of the other)".into(),
-            |at| at.to_string()
-        ),
+        first_difference
+            .map_or_else(|| "none (one is a prefix of the other)".into(), |at| at.to_string()),
         String::from_utf8_lossy(&actual[..actual.len().min(120)]),
     );
 }

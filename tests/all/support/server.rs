@@ -54,9 +54,7 @@ impl TestServer {
         if let Some(guest) = guest {
             command.arg("--guest").arg(guest);
         }
-        let mut child = command
-            .spawn()
-            .expect("failed to spawn the tapedeck binary");
+        let mut child = command.spawn().expect("failed to spawn the tapedeck binary");
 
         let log = Arc::new(Mutex::new(Vec::new()));
         let (addr_sender, addr_receiver) = mpsc::channel();
@@ -78,18 +76,11 @@ impl TestServer {
         std::thread::spawn(move || {
             let mut text = String::new();
             let _ = stdout.read_to_string(&mut text);
-            stdout_log
-                .lock()
-                .unwrap()
-                .extend(text.lines().map(|l| format!("[stdout] {l}")));
+            stdout_log.lock().unwrap().extend(text.lines().map(|l| format!("[stdout] {l}")));
         });
 
-        let mut server = TestServer {
-            child: Some(child),
-            addr: "0.0.0.0:0".parse().unwrap(),
-            log,
-            library,
-        };
+        let mut server =
+            TestServer { child: Some(child), addr: "0.0.0.0:0".parse().unwrap(), log, library };
         match addr_receiver.recv_timeout(STARTUP_TIMEOUT) {
             Ok(addr) => server.addr = addr,
             Err(_) => {
@@ -164,27 +155,16 @@ impl TestServer {
     #[track_caller]
     pub fn assert_alive(&self) {
         let health = self.get("/health", &[]);
-        assert_eq!(
-            health.status,
-            200,
-            "the server stopped serving: {}",
-            health.summary()
-        );
+        assert_eq!(health.status, 200, "the server stopped serving: {}", health.summary());
     }
 
     /// The server's peak resident memory so far (`VmHWM` of `/proc/PID/status`), in bytes.
     pub fn peak_rss(&self) -> u64 {
         let pid = self.child.as_ref().expect("server running").id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-        let line = status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .expect("VmHWM in /proc status");
-        let kib: u64 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|n| n.parse().ok())
-            .expect("VmHWM value");
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM in /proc status");
+        let kib: u64 =
+            line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmHWM value");
         kib * 1024
     }
 
@@ -205,9 +185,7 @@ impl TestServer {
 
     fn terminate(&mut self) -> ExitStatus {
         let child = self.child.as_mut().expect("server still running");
-        let sent = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
+        let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         assert!(sent.is_ok_and(|s| s.success()), "failed to send SIGTERM");
         let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
         loop {

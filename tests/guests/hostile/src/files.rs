@@ -28,11 +28,8 @@ const CONTROL_FILE: &str = "control.mp3";
 /// `extra` are more paths to try, given by the test (`?try=…`), such as the absolute host path
 /// of a secret file or a sibling directory of the music dir.
 pub fn report(extra: &[String]) -> String {
-    let targets: Vec<&str> = OUTSIDE_PATHS
-        .iter()
-        .copied()
-        .chain(extra.iter().map(String::as_str))
-        .collect();
+    let targets: Vec<&str> =
+        OUTSIDE_PATHS.iter().copied().chain(extra.iter().map(String::as_str)).collect();
     let preopens = get_directories();
 
     let mut attempts = Object::new();
@@ -41,10 +38,9 @@ pub fn report(extra: &[String]) -> String {
     }
     for (index, (dir, _name)) in preopens.iter().enumerate() {
         for path in &targets {
-            for (label, flags) in [
-                ("follow", PathFlags::SYMLINK_FOLLOW),
-                ("nofollow", PathFlags::empty()),
-            ] {
+            for (label, flags) in
+                [("follow", PathFlags::SYMLINK_FOLLOW), ("nofollow", PathFlags::empty())]
+            {
                 let key = format!("preopen{index}:{label}:{path}");
                 attempts = attempts.string(&key, &open_and_read(dir, flags, path));
             }
@@ -59,12 +55,7 @@ pub fn report(extra: &[String]) -> String {
 
     let listed: Vec<String> = preopens
         .iter()
-        .map(|(dir, name)| {
-            Object::new()
-                .string("name", name)
-                .raw("entries", list(dir))
-                .finish()
-        })
+        .map(|(dir, name)| Object::new().string("name", name).raw("entries", list(dir)).finish())
         .collect();
 
     Object::new()
@@ -100,10 +91,7 @@ fn open_and_read(dir: &Descriptor, flags: PathFlags, path: &str) -> String {
         Ok((bytes, _eof)) => format!("ok:{}", json::preview(&bytes)),
         // A directory cannot be read, but opening it already escaped: report what it holds.
         Err(_) => {
-            format!(
-                "ok:dir:{}",
-                names(&opened).unwrap_or_else(|e| format!("unlistable ({e})"))
-            )
+            format!("ok:dir:{}", names(&opened).unwrap_or_else(|e| format!("unlistable ({e})")))
         }
     }
 }
@@ -111,12 +99,7 @@ fn open_and_read(dir: &Descriptor, flags: PathFlags, path: &str) -> String {
 /// The entries of a preopen as a JSON array of names.
 fn list(dir: &Descriptor) -> String {
     match names(dir) {
-        Ok(names) => json::strings(
-            &names
-                .split('|')
-                .filter(|n| !n.is_empty())
-                .collect::<Vec<_>>(),
-        ),
+        Ok(names) => json::strings(&names.split('|').filter(|n| !n.is_empty()).collect::<Vec<_>>()),
         Err(e) => json::string(&format!("err:{e}")),
     }
 }

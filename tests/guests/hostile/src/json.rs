@@ -1,9 +1,6 @@
 //! A minimal JSON writer (the fixture has no dependencies besides `wasip2`).
 
-#![cfg_attr(
-    not(target_arch = "wasm32"),
-    allow(dead_code, reason = "used by the wasm build only")
-)]
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code, reason = "used by the wasm build only"))]
 
 use std::fmt::Write as _;
 
@@ -41,9 +38,7 @@ pub struct Object {
 
 impl Object {
     pub fn new() -> Self {
-        Self {
-            members: Vec::new(),
-        }
+        Self { members: Vec::new() }
     }
 
     /// Adds a member whose value is already JSON.
@@ -90,10 +85,7 @@ mod tests {
 
     #[test]
     fn object_keeps_member_order() {
-        let json = Object::new()
-            .string("b", "1")
-            .raw("a", strings(&["x", "y"]))
-            .finish();
+        let json = Object::new().string("b", "1").raw("a", strings(&["x", "y"])).finish();
         assert_eq!(json, r#"{"b":"1","a":["x","y"]}"#);
     }
 }

@@ -66,10 +66,7 @@ mod handler {
     fn respond(response_out: ResponseOutparam, body: &str) {
         let headers = Fields::from_list(&[
             ("content-type".to_string(), b"application/json".to_vec()),
-            (
-                "content-length".to_string(),
-                body.len().to_string().into_bytes(),
-            ),
+            ("content-length".to_string(), body.len().to_string().into_bytes()),
         ])
         .expect("valid headers");
         let response = OutgoingResponse::new(headers);

@@ -17,23 +17,19 @@ pub fn report(tcp_port: Option<u16>, udp_port: Option<u16>) -> String {
     let network = instance_network::instance_network();
     let mut out = Object::new();
     if let Some(port) = tcp_port {
-        out = out
-            .string("tcp_wasi", &tcp_connect(&network, port))
-            .string("tcp_std", &tcp_std(port));
+        out =
+            out.string("tcp_wasi", &tcp_connect(&network, port)).string("tcp_std", &tcp_std(port));
     }
     out = out.string("udp_bind_wasi", &udp_bind(&network)).string(
         "udp_std",
-        &json::outcome(udp_std(udp_port), |sent| {
-            format!("bound, sent {sent} bytes")
-        }),
+        &json::outcome(udp_std(udp_port), |sent| format!("bound, sent {sent} bytes")),
     );
     out.string("dns_wasi", &resolve(&network, "localhost"))
         .string(
             "dns_std",
-            &json::outcome(
-                std::net::ToSocketAddrs::to_socket_addrs("localhost:80"),
-                |addrs| addrs.map(|a| a.to_string()).collect::<Vec<_>>().join("|"),
-            ),
+            &json::outcome(std::net::ToSocketAddrs::to_socket_addrs("localhost:80"), |addrs| {
+                addrs.map(|a| a.to_string()).collect::<Vec<_>>().join("|")
+            }),
         )
         .finish()
 }
@@ -43,10 +39,7 @@ fn tcp_connect(network: &Network, port: u16) -> String {
         Ok(socket) => socket,
         Err(e) => return format!("err:create:{}", e.name()),
     };
-    let remote = IpSocketAddress::Ipv4(Ipv4SocketAddress {
-        port,
-        address: LOCALHOST,
-    });
+    let remote = IpSocketAddress::Ipv4(Ipv4SocketAddress { port, address: LOCALHOST });
     if let Err(e) = socket.start_connect(network, remote) {
         return format!("err:start-connect:{}", e.name());
     }
@@ -62,13 +55,10 @@ fn tcp_connect(network: &Network, port: u16) -> String {
 
 fn tcp_std(port: u16) -> String {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    json::outcome(
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)),
-        |mut stream| {
-            let _ = stream.write_all(b"hostile guest was here\n");
-            "connected".to_string()
-        },
-    )
+    json::outcome(TcpStream::connect_timeout(&addr, Duration::from_secs(2)), |mut stream| {
+        let _ = stream.write_all(b"hostile guest was here\n");
+        "connected".to_string()
+    })
 }
 
 fn udp_bind(network: &Network) -> String {
@@ -76,10 +66,7 @@ fn udp_bind(network: &Network) -> String {
         Ok(socket) => socket,
         Err(e) => return format!("err:create:{}", e.name()),
     };
-    let local = IpSocketAddress::Ipv4(Ipv4SocketAddress {
-        port: 0,
-        address: (0, 0, 0, 0),
-    });
+    let local = IpSocketAddress::Ipv4(Ipv4SocketAddress { port: 0, address: (0, 0, 0, 0) });
     if let Err(e) = socket.start_bind(network, local) {
         return format!("err:start-bind:{}", e.name());
     }

@@ -1,9 +1,6 @@
 //! Query-string parameters (`a=1&try=%2Fetc%2Fpasswd`), percent-decoded.
 
-#![cfg_attr(
-    not(target_arch = "wasm32"),
-    allow(dead_code, reason = "used by the wasm build only")
-)]
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code, reason = "used by the wasm build only"))]
 
 /// The decoded `name=value` pairs of a query string, in order; repeated names are kept.
 pub struct Query {
@@ -25,11 +22,7 @@ impl Query {
 
     /// Every value given for `name`.
     pub fn all(&self, name: &str) -> Vec<String> {
-        self.pairs
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .collect()
+        self.pairs.iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect()
     }
 
     /// The first value of `name`, if it is a port number.
