@@ -17,8 +17,8 @@ SIZE = 200 * MIB
 
 
 def curl(url):
-    return subprocess.Popen(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}", url],
-                            stdout=subprocess.PIPE, text=True)
+    out = "%{http_code} %{size_download} %{time_total}"
+    return subprocess.Popen(["curl", "-sS", "-o", "/dev/null", "-w", out, url], stdout=subprocess.PIPE, text=True)
 
 
 def check(proc, errors):

@@ -59,7 +59,7 @@ def main():
             f"{b['fds']} → {after['fds']}")
         row("(c) after seeks: established sockets", t.name, after["sockets"], "sockets", "zero",
             f"before {b['sockets']}")
-        row("(c) after seeks: RSS growth", t.name, after["rss_mib"] - b["rss_mib"], "MiB", "lower",
+        row("(c) after seeks: RSS growth", t.name, after["rss_mib"] - b["rss_mib"], "MiB", "zero",
             f"{b['rss_mib']:.1f} → {after['rss_mib']:.1f} MiB")
 
 

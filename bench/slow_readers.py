@@ -5,8 +5,8 @@
 of the 240 KiB its pace allows. The client sockets get a fixed 64 KiB receive buffer (a
 modest window, as over a real network) so the kernel cannot absorb the backlog for them:
 whatever a server queues ahead of a slow client it must hold itself. That is what the
-peak RSS, sampled every 100 ms (nginx: master + workers), shows. fds are compared before
-and 2 s after all readers hung up.
+peak RSS, sampled every 100 ms (nginx: master + workers), shows. fds and RSS are compared
+before and 2 s after all readers hung up.
 """
 
 import asyncio
@@ -101,7 +101,8 @@ def main():
             f"{len(errors)} errors {errors[:3]}")
         note = f"{len(errors)} errors, first: {errors[0]}" if errors else None
         row(f"(d) {READERS} readers at 16 KiB/s for {seconds} s: kept up", t.name, kept, "readers", "higher", note)
-        row("(d) slow readers: peak RSS", t.name, peak, "MiB", "lower", f"idle {before['rss_mib']:.1f} MiB")
+        row("(d) slow readers: peak RSS", t.name, peak, "MiB", "lower",
+            f"idle {before['rss_mib']:.1f}, 2 s after {after['rss_mib']:.1f} MiB")
         row("(d) slow readers: fds left 2 s after", t.name, after["fds"] - before["fds"], "fds", "zero",
             f"{before['fds']} → {after['fds']}")
         time.sleep(1)

@@ -56,7 +56,7 @@ def build(rows):
         ratio = "—"
         if e["better"] in ("higher", "lower") and isinstance(t, (int, float)) and isinstance(n, (int, float)) and n:
             ratio = f"{t / n:.2f}×"
-        name = f"{label} ({e['unit']})" if e["unit"] else label
+        name = f"{label}, {e['unit']}" if e["unit"] else label
         notes = "; ".join(e["notes"]).replace("|", "\\|")
         lines.append(f"| {name} | {fmt(t)} | {fmt(n)} | {ratio} | {e['better']} | {notes} |")
     return "\n".join(lines)

@@ -17,25 +17,30 @@ use wasmtime::component::Resource;
 use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+use crate::pacing::{Pace, Progress};
 use crate::sandbox::GuestState;
 
 use crate::bindings::tapedeck::server::file_body::{Chunk, Host};
 
-/// Bytes read from the file per body frame: large enough for few syscalls, small
-/// enough that a stalled reader pins little memory.
-const READ_CHUNK: usize = 64 * 1024;
-
 /// Where the import leaves a body for the response the guest is about to set.
-#[derive(Clone, Default)]
-pub struct Slot(Arc<Mutex<Option<FileBody>>>);
+#[derive(Clone)]
+pub struct Slot {
+    body: Arc<Mutex<Option<FileBody>>>,
+    connection: Arc<Progress>,
+}
 
 impl Slot {
+    /// An empty slot for a response on the connection `connection` watches.
+    pub fn new(connection: Arc<Progress>) -> Self {
+        Self { body: Arc::default(), connection }
+    }
+
     /// Gives `response` the body the guest asked for, if it asked for one.
     pub fn attach(
         &self,
         response: hyper::Response<HyperOutgoingBody>,
     ) -> hyper::Response<HyperOutgoingBody> {
-        match self.0.lock().unwrap().take() {
+        match self.body.lock().unwrap().take() {
             Some(body) => response.map(|_| HyperOutgoingBody::new(body)),
             None => response,
         }
@@ -52,7 +57,8 @@ impl Host for GuestState {
             Descriptor::File(file) => Arc::clone(&file.file),
             Descriptor::Dir(_) => wasmtime::bail!("file-body.send was given a directory"),
         };
-        *self.file_body.0.lock().unwrap() = Some(FileBody::new(file, chunks));
+        let pace = Pace::new(Arc::clone(&self.file_body.connection));
+        *self.file_body.body.lock().unwrap() = Some(FileBody::new(file, chunks, pace));
         Ok(())
     }
 }
@@ -62,10 +68,13 @@ pub struct FileBody {
     file: Arc<File>,
     chunks: VecDeque<Chunk>,
     remaining: u64,
+    pace: Pace,
+    /// Reused for each read once hyper has sent and dropped the previous one.
+    buf: BytesMut,
 }
 
 impl FileBody {
-    fn new(file: Arc<File>, chunks: Vec<Chunk>) -> Self {
+    fn new(file: Arc<File>, chunks: Vec<Chunk>, pace: Pace) -> Self {
         let remaining = chunks
             .iter()
             .map(|chunk| match chunk {
@@ -73,13 +82,13 @@ impl FileBody {
                 Chunk::Span(span) => span.length,
             })
             .sum();
-        Self { file, chunks: chunks.into(), remaining }
+        Self { file, chunks: chunks.into(), remaining, pace, buf: BytesMut::new() }
     }
 
     /// The next piece of the body, or `None` at its end. Reads are a plain `pread`
     /// on the runtime thread, as nginx does without `aio`: library files sit in the
     /// page cache, and a hop to a blocking thread per chunk costs more than the read.
-    fn next_bytes(&mut self) -> std::io::Result<Option<Bytes>> {
+    fn next_bytes(&mut self, most: usize) -> std::io::Result<Option<Bytes>> {
         loop {
             match self.chunks.front_mut() {
                 None => return Ok(None),
@@ -89,19 +98,20 @@ impl FileBody {
                     return Ok(Some(bytes));
                 }
                 Some(Chunk::Span(span)) if span.length > 0 => {
-                    let want = span.length.min(READ_CHUNK as u64) as usize;
-                    let mut buf = BytesMut::zeroed(want);
-                    let read = self.file.read_at(&mut buf, span.offset)?;
+                    let want = span.length.min(most as u64) as usize;
+                    self.buf.reserve(want);
+                    self.buf.resize(want, 0);
+                    let read = self.file.read_at(&mut self.buf, span.offset)?;
                     if read == 0 {
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::UnexpectedEof,
                             "the file shrank while being sent",
                         ));
                     }
-                    buf.truncate(read);
+                    self.buf.truncate(read);
                     span.offset += read as u64;
                     span.length -= read as u64;
-                    return Ok(Some(buf.freeze()));
+                    return Ok(Some(self.buf.split().freeze()));
                 }
                 Some(_) => {
                     self.chunks.pop_front();
@@ -117,12 +127,14 @@ impl Body for FileBody {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Poll::Ready(match self.next_bytes() {
+        let most = std::task::ready!(self.pace.poll_chunk(cx));
+        Poll::Ready(match self.next_bytes(most) {
             Ok(None) => None,
             Ok(Some(bytes)) => {
                 self.remaining -= bytes.len() as u64;
+                self.pace.produced(bytes.len());
                 Some(Ok(Frame::data(bytes)))
             }
             Err(error) => {

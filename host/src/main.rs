@@ -2,6 +2,7 @@
 
 mod bindings;
 mod file_body;
+mod pacing;
 mod response;
 mod sandbox;
 mod server;

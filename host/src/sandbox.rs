@@ -18,6 +18,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
+use crate::pacing::Progress;
 use crate::transcode::Transcoder;
 use crate::{bindings, file_body, response};
 
@@ -141,8 +142,9 @@ impl Sandbox {
     pub async fn handle(
         &self,
         request: hyper::Request<Incoming>,
+        connection: Arc<Progress>,
     ) -> hyper::Response<HyperOutgoingBody> {
-        match self.run_guest(request).await {
+        match self.run_guest(request, connection).await {
             Ok(response) => response,
             Err(error) => {
                 tracing::error!(error = format!("{error:#}"), "guest failed");
@@ -154,8 +156,9 @@ impl Sandbox {
     async fn run_guest(
         &self,
         request: hyper::Request<Incoming>,
+        connection: Arc<Progress>,
     ) -> Result<hyper::Response<HyperOutgoingBody>> {
-        let mut store = self.new_store()?;
+        let mut store = self.new_store(connection)?;
         let slot = store.data().file_body.clone();
         let (sender, receiver) = oneshot::channel();
         let request = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
@@ -188,7 +191,7 @@ impl Sandbox {
         }
     }
 
-    fn new_store(&self) -> Result<Store<GuestState>> {
+    fn new_store(&self, connection: Arc<Progress>) -> Result<Store<GuestState>> {
         // No env, no args, no network, no stdio: the read-only music dir is all.
         let mut wasi = WasiCtxBuilder::new();
         wasi.allow_blocking_current_thread(true)
@@ -200,7 +203,7 @@ impl Sandbox {
             http: WasiHttpCtx::new(),
             hooks: NoOutgoingRequests,
             table: ResourceTable::new(),
-            file_body: file_body::Slot::default(),
+            file_body: file_body::Slot::new(connection),
             transcoder: Arc::clone(&self.transcoder),
             limits: StoreLimitsBuilder::new().memory_size(GUEST_MEMORY_LIMIT).instances(16).build(),
             cpu: CpuMeter::default(),

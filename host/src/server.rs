@@ -18,6 +18,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+use crate::pacing::{CountingStream, Progress};
 use crate::response;
 use crate::sandbox::Sandbox;
 
@@ -25,9 +26,10 @@ use crate::sandbox::Sandbox;
 const MAX_URI_BYTES: usize = 8 * 1024;
 /// Largest header section accepted; larger gets 431 (RFC 6585 §5).
 const MAX_HEADER_BYTES: usize = 32 * 1024;
-/// hyper's per-connection buffer: it bounds the request head it reads and how much
-/// of a response it queues ahead of a slow client.
-const CONNECTION_BUFFER: usize = 64 * 1024;
+/// hyper's per-connection buffer: the largest request head it reads, so that heads
+/// past our own limits still get our JSON 414/431. Response bytes are bounded by
+/// pacing instead (see `pacing`), so this does not cost memory per slow reader.
+const MAX_REQUEST_HEAD: usize = 256 * 1024;
 /// A client must send its request head within this time.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long streams in flight may run on after a shutdown signal.
@@ -53,12 +55,14 @@ pub async fn run(listener: TcpListener, sandbox: Arc<Sandbox>) -> Result<()> {
         };
         // Response heads and small bodies must not wait 40 ms for Nagle.
         _ = stream.set_nodelay(true);
+        let (stream, progress) = CountingStream::new(stream);
         let sandbox = Arc::clone(&sandbox);
-        let service = service_fn(move |request| route(Arc::clone(&sandbox), request));
+        let service =
+            service_fn(move |request| route(Arc::clone(&sandbox), Arc::clone(&progress), request));
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
-            .max_buf_size(CONNECTION_BUFFER)
+            .max_buf_size(MAX_REQUEST_HEAD)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
@@ -86,6 +90,7 @@ async fn shutdown_signal() {
 
 async fn route(
     sandbox: Arc<Sandbox>,
+    connection: Arc<Progress>,
     request: Request<Incoming>,
 ) -> Result<Response<Logged>, Infallible> {
     let started = Instant::now();
@@ -98,7 +103,7 @@ async fn route(
     } else if target == "/health" {
         health(&method)
     } else {
-        sandbox.handle(request).await
+        sandbox.handle(request, connection).await
     };
     let (parts, body) = response.into_parts();
     let body = Logged { inner: body, method, target, status: parts.status, bytes: 0, started };
@@ -119,8 +124,8 @@ fn health(method: &Method) -> Response<HyperOutgoingBody> {
     }
 }
 
-/// A response body that logs the request's line when it is done or dropped
-/// (a client that hangs up mid-stream is a normal end for a media request).
+/// A response body that logs the request's line when it is done or dropped (a
+/// client that hangs up mid-stream is a normal end for a media request).
 pub struct Logged {
     inner: HyperOutgoingBody,
     method: Method,
@@ -139,10 +144,10 @@ impl Body for Logged {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                self.bytes += data.len() as u64;
-            }
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.bytes += data.len() as u64;
         }
         polled
     }

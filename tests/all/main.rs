@@ -8,3 +8,4 @@ mod caching;
 mod range;
 mod sandbox;
 mod stream;
+mod transcode;
