@@ -186,7 +186,12 @@ fn decode(
         .spawn()
         .map_err(|error| spawn_error(name, error))?;
     let stdout = child.stdout.take().expect("stdout is piped");
-    Ok(DecoderOutput { stdout, skip: skip_frames * block_align, _child: child, _permit: permit })
+    Ok(DecoderOutput {
+        stdout,
+        skip: skip_frames * block_align,
+        child: Some(child),
+        _permit: permit,
+    })
 }
 
 fn spawn_error(name: &str, error: io::Error) -> TranscodeError {
@@ -226,14 +231,26 @@ fn parse_ffprobe(stdout: &str) -> Option<PcmFormat> {
     })
 }
 
-/// A decoder's stdout. Dropping it kills the decoder (and tokio reaps it), so the
-/// process lives exactly as long as the guest's stream.
+/// A decoder's stdout. Dropping it kills and reaps the decoder, so the process
+/// lives exactly as long as the guest's stream.
 struct DecoderOutput {
     stdout: ChildStdout,
     /// Bytes still to discard before the first one the guest asked for.
     skip: u64,
-    _child: Child,
+    child: Option<Child>,
     _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for DecoderOutput {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        _ = child.start_kill();
+        // tokio reaps a dropped child only when some later child event comes; wait
+        // for this one now, so an idle server holds no zombie.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { _ = child.wait().await });
+        }
+    }
 }
 
 impl AsyncRead for DecoderOutput {

@@ -162,8 +162,10 @@ fn other_methods_are_405_with_allow() {
     }
 }
 
-/// Requests too big to handle: `(name, request line target length, header block, status)`.
-/// Limits: a 16 KiB URL and 64 KiB of headers are the most a client may expect to be read.
+/// Requests too big to handle: `(name, request line target length, header block, status,
+/// JSON body)`. Limits: a 16 KiB URL and 64 KiB of headers are the most a client may expect
+/// to be read. hyper itself answers a URL past 64 KiB (its fixed limit) with a bodiless 414
+/// before tapedeck sees the request, so that row checks the status and no leak only.
 #[test]
 fn oversized_url_is_414_and_oversized_headers_are_431() {
     let server = TestServer::start(Library::standard());
@@ -171,21 +173,28 @@ fn oversized_url_is_414_and_oversized_headers_are_431() {
     let one_big = format!("X-Big: {}\r\n", "b".repeat(70 * 1024));
     let many: String = (0..40).map(|i| format!("X-Many-{i}: {}\r\n", "m".repeat(2000))).collect();
     let cases = [
-        ("url_of_17_kib", 17 * 1024, String::new(), 414),
-        ("url_of_100_kib", 100 * 1024, String::new(), 414),
-        ("one_70_kib_header", 10, one_big, 431),
-        ("forty_2_kib_headers", 10, many, 431),
+        ("url_of_17_kib", 17 * 1024, String::new(), 414, true),
+        ("url_of_100_kib", 100 * 1024, String::new(), 414, false),
+        ("one_70_kib_header", 10, one_big, 431, true),
+        ("forty_2_kib_headers", 10, many, 431, true),
     ];
     // Every row runs, so one report shows each limit that is wrong.
     let mut problems = Vec::new();
-    for (name, url_length, headers, status) in cases {
+    for (name, url_length, headers, status, json) in cases {
         let target = format!("/stream/{}.mp3", "a".repeat(url_length));
         let request =
             format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n");
         let received = http::exchange_slowly(addr, request.as_bytes());
         match http::parse_response(&received, false) {
             Ok(response) => {
-                if let Err(problem) = clean_error(&response, &[status], server.library()) {
+                let checked = if json {
+                    clean_error(&response, &[status], server.library())
+                } else if response.status != status {
+                    Err(format!("want {status}, got {}", response.summary()))
+                } else {
+                    leak(&response, server.library())
+                };
+                if let Err(problem) = checked {
                     problems.push(format!("{name}: {problem}"));
                 }
             }
