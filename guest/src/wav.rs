@@ -63,7 +63,7 @@ impl PcmFormat {
     /// `0xFFFFFFFF`, which players read as "to the end of the stream".
     pub fn header(&self) -> [u8; HEADER_LEN as usize] {
         let data_len = u32::try_from(self.data_len()).unwrap_or(u32::MAX);
-        let riff_len = data_len.checked_add(36).unwrap_or(u32::MAX);
+        let riff_len = data_len.saturating_add(36);
         let block_align = self.block_align() as u16;
         let format_tag: u16 = if self.float { 3 } else { 1 };
         let mut header = [0u8; HEADER_LEN as usize];

@@ -1,22 +1,28 @@
-//! `tapedeck`: serves a music library over HTTP through a sandboxed guest component.
+//! `tapedeck`: serves music libraries over HTTP through sandboxed guest components.
 
+mod admin;
+mod app;
 mod bindings;
+mod config;
+mod engine;
 mod file_body;
+mod metrics;
 mod pacing;
 mod response;
 mod sandbox;
 mod server;
+mod tenants;
 mod transcode;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-/// The guest component built from `guest/` by the build script.
-const EMBEDDED_GUEST: &[u8] = include_bytes!(env!("TAPEDECK_GUEST_WASM"));
+use crate::app::{App, ConfigSource};
+use crate::config::{Config, Limits, TenantConfig};
 
 #[derive(Parser)]
 #[command(version, about)]
@@ -27,27 +33,61 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve MUSIC_DIR over HTTP.
+    /// Serve music over HTTP: one library from the flags, or the tenants of `--config`.
     Serve(ServeArgs),
 }
 
 #[derive(clap::Args)]
 struct ServeArgs {
+    /// A TOML config of listeners and tenants (see the README); replaces the flags below.
+    #[arg(long, conflicts_with_all = ["music_dir", "listen", "guest", "max_decoders", "request_timeout", "admin_listen", "cache_dir"])]
+    config: Option<PathBuf>,
     /// The music library; the guest sees it read-only and nothing else.
     #[arg(long, env = "MUSIC_DIR", default_value = "demo")]
     music_dir: PathBuf,
     /// Address to listen on.
     #[arg(long, env = "TAPEDECK_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// A guest component (`.wasm`) to run instead of the embedded one.
+    /// A guest component (`.wasm`) to run instead of the embedded one (re-read on SIGHUP).
     #[arg(long)]
     guest: Option<PathBuf>,
     /// Decoder processes (`wvunpack`, `ffmpeg`) allowed at once; past it, 503.
-    #[arg(long, env = "TAPEDECK_MAX_DECODERS", default_value_t = transcode::DEFAULT_MAX_DECODERS)]
+    #[arg(long, env = "TAPEDECK_MAX_DECODERS", default_value_t = Limits::default().max_decoders)]
     max_decoders: usize,
     /// Seconds a request may run, streaming included, before it is cut off.
-    #[arg(long, env = "TAPEDECK_REQUEST_TIMEOUT", default_value_t = 3600)]
+    #[arg(long, env = "TAPEDECK_REQUEST_TIMEOUT", default_value_t = Limits::default().request_timeout_secs)]
     request_timeout: u64,
+    /// Address of the admin listener (`/metrics`, `POST /admin/reload`); off by default.
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
+    /// Where compiled guests are cached (default: wasmtime's cache directory).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The one-tenant config the plain flags describe.
+    fn config(&self) -> Config {
+        Config {
+            listen: self.listen,
+            admin_listen: self.admin_listen,
+            cache_dir: self.cache_dir.clone(),
+            shutdown_grace_secs: 10,
+            tenants: vec![TenantConfig {
+                name: "default".into(),
+                hosts: Vec::new(),
+                path_prefix: None,
+                music_dir: self.music_dir.clone(),
+                guest: self.guest.clone(),
+                token: None,
+                limits: Limits {
+                    max_decoders: self.max_decoders,
+                    request_timeout_secs: self.request_timeout,
+                    ..Limits::default()
+                },
+            }],
+        }
+    }
 }
 
 fn main() -> Result<()> {
@@ -58,30 +98,30 @@ fn main() -> Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    if !args.music_dir.is_dir() {
-        bail!(
-            "music dir `{}` is not a directory: pass --music-dir or set MUSIC_DIR",
-            args.music_dir.display()
-        );
-    }
-    let music_dir = args
-        .music_dir
-        .canonicalize()
-        .with_context(|| format!("failed to resolve music dir `{}`", args.music_dir.display()))?;
-    let guest = match &args.guest {
-        Some(path) => std::fs::read(path)
-            .with_context(|| format!("failed to read guest `{}`", path.display()))?,
-        None => EMBEDDED_GUEST.to_vec(),
+    let (config, source) = match &args.config {
+        Some(path) => (Config::load(path)?, ConfigSource::File(path.clone())),
+        None => {
+            let config = args.config();
+            config.check().context("invalid command line")?;
+            (config.clone(), ConfigSource::Flags(config))
+        }
     };
-    let transcoder = transcode::Transcoder::new(args.max_decoders);
-    let timeout = Duration::from_secs(args.request_timeout);
-    let sandbox = sandbox::Sandbox::new(&guest, music_dir, transcoder, timeout)?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let engine = engine::new(config.cache_dir.as_deref())?;
+    let app = App::new(engine, source, &config)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("failed to listen on `{}`", args.listen))?;
-    server::run(listener, sandbox).await
+        .with_context(|| format!("failed to listen on `{}`", config.listen))?;
+    let admin = match config.admin_listen {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("failed to listen on `{address}`"))?,
+        ),
+        None => None,
+    };
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    server::run(app, listener, admin, grace).await
 }
-
 /// Logs to stderr; `RUST_LOG` filters (default `info`).
 fn init_logging() {
     use std::io::IsTerminal;

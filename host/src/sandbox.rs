@@ -10,39 +10,30 @@ use http::StatusCode;
 use hyper::body::Incoming;
 use tokio::sync::oneshot;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{CallHook, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
-use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
-};
+use wasmtime::{CallHook, Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
+use crate::config::Limits;
+use crate::metrics::TenantMetrics;
 use crate::pacing::Progress;
 use crate::transcode::Transcoder;
 use crate::{bindings, file_body, response};
 
-/// How often the epoch ticks: how often a running guest checks its CPU budget.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// Time a request's guest may spend running wasm (not waiting on the host).
-const CPU_BUDGET: Duration = Duration::from_secs(1);
-/// Linear memory one guest instance may grow to.
-const GUEST_MEMORY_LIMIT: usize = 64 << 20;
-/// Bytes of each pooled memory, table and stack reset in place instead of decommitted.
-const KEEP_RESIDENT: usize = 1 << 20;
-/// Slots whose remaining pages are decommitted together.
-const DECOMMIT_BATCH: usize = 32;
-/// Guest instances that may exist at once (the pooling allocator's slots).
-const MAX_INSTANCES: u32 = 1000;
+/// Core instances, tables and memories one guest may create: a Rust component
+/// needs a handful; the cap stops a guest that would make thousands.
+const MAX_GUEST_OBJECTS: usize = 32;
 
-/// A compiled guest ready to serve requests.
+/// A tenant's compiled guest, ready to serve requests in its music dir.
 pub struct Sandbox {
     pre: ProxyPre<GuestState>,
     music_dir: PathBuf,
     transcoder: Arc<Transcoder>,
-    request_timeout: Duration,
+    limits: Limits,
+    metrics: TenantMetrics,
 }
 
 /// What one request's store holds.
@@ -53,8 +44,49 @@ pub struct GuestState {
     pub(crate) table: ResourceTable,
     pub(crate) file_body: file_body::Slot,
     pub(crate) transcoder: Arc<Transcoder>,
-    limits: StoreLimits,
+    memory: MemoryCap,
     cpu: CpuMeter,
+    cpu_budget: Duration,
+}
+
+/// The tenant's memory limit for one guest, remembering whether the guest hit it.
+struct MemoryCap {
+    limit: usize,
+    hit: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.limit;
+        self.hit |= !allowed;
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_GUEST_OBJECTS
+    }
+
+    fn tables(&self) -> usize {
+        MAX_GUEST_OBJECTS
+    }
+
+    fn memories(&self) -> usize {
+        MAX_GUEST_OBJECTS
+    }
 }
 
 /// Time spent running wasm, measured at every crossing between wasm and the host:
@@ -116,32 +148,37 @@ impl WasiHttpHooks for NoOutgoingRequests {
     }
 }
 
+/// Links a guest against what a guest may import: WASI (granted nothing but the
+/// preopen by each store's context), `wasi:http/types` (but no outgoing handler),
+/// and tapedeck's own imports.
+pub fn linker(engine: &Engine) -> Result<Linker<GuestState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::bindings::http::types::add_to_linker::<_, wasmtime_wasi_http::WasiHttp>(
+        &mut linker,
+        &Default::default(),
+        GuestState::http,
+    )?;
+    bindings::add_to_linker(&mut linker)?;
+    Ok(linker)
+}
+
 impl Sandbox {
-    /// Compiles `guest` (a component, `.wasm`) and links it against what a guest may import.
+    /// Pre-instantiates `component` for a tenant; fails if it does not fit the world.
     pub fn new(
-        guest: &[u8],
+        linker: &Linker<GuestState>,
+        component: &Component,
         music_dir: PathBuf,
-        transcoder: Arc<Transcoder>,
-        request_timeout: Duration,
-    ) -> Result<Arc<Self>> {
-        let engine = new_engine()?;
-        let component = Component::new(&engine, guest)
-            .map_err(anyhow::Error::from)
-            .context("failed to compile the guest component")?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::bindings::http::types::add_to_linker::<
-            _,
-            wasmtime_wasi_http::WasiHttp,
-        >(&mut linker, &Default::default(), GuestState::http)?;
-        bindings::add_to_linker(&mut linker)?;
+        limits: Limits,
+        metrics: TenantMetrics,
+    ) -> Result<Self> {
         let pre = linker
-            .instantiate_pre(&component)
+            .instantiate_pre(component)
             .and_then(ProxyPre::new)
             .map_err(anyhow::Error::from)
             .context("the guest does not fit the tapedeck world")?;
-        spawn_epoch_ticker(engine);
-        Ok(Arc::new(Self { pre, music_dir, transcoder, request_timeout }))
+        let transcoder = Transcoder::new(limits.max_decoders, metrics.clone());
+        Ok(Self { pre, music_dir, transcoder, limits, metrics })
     }
 
     /// Runs the guest on one request, in a store of its own.
@@ -150,11 +187,21 @@ impl Sandbox {
         request: hyper::Request<Incoming>,
         connection: Arc<Progress>,
     ) -> hyper::Response<HyperOutgoingBody> {
-        match self.run_guest(request, connection).await {
+        let started = Instant::now();
+        let answer = self.run_guest(request, connection).await;
+        self.metrics.handler.observe(started.elapsed().as_secs_f64());
+        match answer {
             Ok(response) => response,
-            Err(error) => {
-                tracing::error!(error = format!("{error:#}"), "guest failed");
-                response::error(StatusCode::INTERNAL_SERVER_ERROR, "Server error")
+            Err(failure) => {
+                tracing::warn!(error = format!("{:#}", failure.error), "guest failed");
+                self.metrics.traps.inc();
+                match failure.limit {
+                    Some(limit) => {
+                        self.metrics.limit_hit(limit.name());
+                        response::error(StatusCode::SERVICE_UNAVAILABLE, limit.message())
+                    }
+                    None => response::error(StatusCode::INTERNAL_SERVER_ERROR, "Server error"),
+                }
             }
         }
     }
@@ -163,36 +210,57 @@ impl Sandbox {
         &self,
         request: hyper::Request<Incoming>,
         connection: Arc<Progress>,
-    ) -> Result<hyper::Response<HyperOutgoingBody>> {
-        let mut store = self.new_store(connection)?;
+    ) -> Result<hyper::Response<HyperOutgoingBody>, Failure> {
+        let mut store = self.new_store(connection).map_err(Failure::internal)?;
         let slot = store.data().file_body.clone();
         let (sender, receiver) = oneshot::channel();
-        let request = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
-        let outparam =
-            store.data_mut().http().new_response_outparam_from_callback(move |result| {
+        let outparam = store
+            .data_mut()
+            .http()
+            .new_response_outparam_from_callback(move |result| {
                 _ = sender.send(result.map(|response| slot.attach(response)));
-            })?;
+            })
+            .map_err(|error| Failure::internal(error.into()))?;
+        let request = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)
+            .map_err(|error| Failure::internal(error.into()))?;
         let pre = self.pre.clone();
+        let timeout = self.limits.request_timeout();
+        let instantiation = self.metrics.instantiation.clone();
         // The guest runs in its own task: it may still be writing a body that this
         // task's caller has to pump to the client.
-        let timeout = self.request_timeout;
         let guest = tokio::spawn(async move {
             let run = async {
+                let started = Instant::now();
                 let proxy = pre.instantiate_async(&mut store).await?;
+                instantiation.observe(started.elapsed().as_secs_f64());
                 proxy.wasi_http_incoming_handler().call_handle(&mut store, request, outparam).await
             };
             // Dropping the store at the deadline ends the body and kills any decoder.
-            tokio::time::timeout(timeout, run)
-                .await
-                .unwrap_or_else(|_| Err(wasmtime::format_err!("the request timed out")))
+            match tokio::time::timeout(timeout, run).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => {
+                    Err(Failure { limit: store.data().limit_hit(), error: error.into() })
+                }
+                Err(_) => Err(Failure {
+                    limit: Some(Limit::Timeout),
+                    error: anyhow::anyhow!("the request timed out"),
+                }),
+            }
         });
         match receiver.await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(code)) => anyhow::bail!("the guest answered with an error: {code:?}"),
+            Ok(Err(code)) => Err(Failure::internal(anyhow::anyhow!(
+                "the guest answered with an error: {code:?}"
+            ))),
             Err(_) => match guest.await {
-                Ok(Ok(())) => anyhow::bail!("the guest returned without a response"),
-                Ok(Err(trap)) => Err(anyhow::Error::from(trap).context("the guest trapped")),
-                Err(join) => Err(anyhow::Error::from(join).context("the guest task failed")),
+                Ok(Ok(())) => {
+                    Err(Failure::internal(anyhow::anyhow!("the guest returned without a response")))
+                }
+                Ok(Err(failure)) => Err(failure),
+                Err(join) => Err(Failure::internal(join.into())),
             },
         }
     }
@@ -211,11 +279,12 @@ impl Sandbox {
             table: ResourceTable::new(),
             file_body: file_body::Slot::new(connection),
             transcoder: Arc::clone(&self.transcoder),
-            limits: StoreLimitsBuilder::new().memory_size(GUEST_MEMORY_LIMIT).instances(16).build(),
+            memory: MemoryCap { limit: self.limits.memory_bytes(), hit: false },
             cpu: CpuMeter::default(),
+            cpu_budget: self.limits.cpu(),
         };
         let mut store = Store::new(self.pre.engine(), state);
-        store.limiter(|state| &mut state.limits);
+        store.limiter(|state| &mut state.memory);
         store.call_hook(|mut store, hook| {
             store.data_mut().cpu.crossing(hook);
             Ok(())
@@ -224,7 +293,7 @@ impl Sandbox {
         // busy guest cannot hog a worker thread.
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|store| {
-            if store.data().cpu.used() > CPU_BUDGET {
+            if store.data().cpu_exceeded() {
                 return Ok(UpdateDeadline::Interrupt);
             }
             Ok(UpdateDeadline::Yield(1))
@@ -233,48 +302,56 @@ impl Sandbox {
     }
 }
 
-/// An engine with epoch interruption and, where the machine allows it, the
-/// pooling allocator (per-request instantiation is then a few page resets).
-fn new_engine() -> Result<Engine> {
-    let mut config = Config::new();
-    config.epoch_interruption(true);
-    let mut pooling = PoolingAllocationConfig::default();
-    pooling
-        .total_component_instances(MAX_INSTANCES)
-        .total_core_instances(MAX_INSTANCES * 4)
-        .total_memories(MAX_INSTANCES * 2)
-        .total_tables(MAX_INSTANCES * 4)
-        .total_stacks(MAX_INSTANCES)
-        .max_memory_size(GUEST_MEMORY_LIMIT)
-        // Resetting a slot with madvise costs a TLB shootdown on every core per
-        // request (the top of a profile of small range requests); zeroing the few
-        // pages a guest dirtied, found with PAGEMAP_SCAN where the kernel has it,
-        // and batching what is still decommitted costs far less.
-        .linear_memory_keep_resident(KEEP_RESIDENT)
-        .table_keep_resident(KEEP_RESIDENT)
-        .async_stack_keep_resident(KEEP_RESIDENT)
-        .pagemap_scan(Enabled::Auto)
-        .decommit_batch_size(DECOMMIT_BATCH);
-    let mut pooled = config.clone();
-    pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
-    match Engine::new(&pooled) {
-        Ok(engine) => Ok(engine),
-        Err(error) => {
-            tracing::warn!(%error, "pooling allocator unavailable, allocating on demand");
-            Engine::new(&config).map_err(anyhow::Error::from)
+impl GuestState {
+    fn cpu_exceeded(&self) -> bool {
+        self.cpu.used() > self.cpu_budget
+    }
+
+    fn limit_hit(&self) -> Option<Limit> {
+        if self.cpu_exceeded() {
+            Some(Limit::Cpu)
+        } else if self.memory.hit {
+            Some(Limit::Memory)
+        } else {
+            None
         }
     }
 }
 
-/// Advances the engine's epoch forever; guests measure their CPU budget in ticks.
-fn spawn_epoch_ticker(engine: Engine) {
-    std::thread::Builder::new()
-        .name("epoch-ticker".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
-            }
-        })
-        .expect("failed to spawn the epoch ticker thread");
+/// A tenant limit that stopped a request.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    Cpu,
+    Memory,
+    Timeout,
+}
+
+impl Limit {
+    fn name(self) -> &'static str {
+        match self {
+            Limit::Cpu => "cpu",
+            Limit::Memory => "memory",
+            Limit::Timeout => "timeout",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Limit::Cpu => "The request used up its CPU budget",
+            Limit::Memory => "The request used up its memory limit",
+            Limit::Timeout => "The request timed out",
+        }
+    }
+}
+
+/// Why a guest gave no response, and which limit stopped it, if one did.
+struct Failure {
+    limit: Option<Limit>,
+    error: anyhow::Error,
+}
+
+impl Failure {
+    fn internal(error: anyhow::Error) -> Self {
+        Self { limit: None, error }
+    }
 }

@@ -1,5 +1,6 @@
-//! The HTTP listener: accepts connections, applies the host's own limits and
-//! routes, hands everything else to the sandbox, and logs one line per request.
+//! The public HTTP listener: accepts connections, applies the host's own limits,
+//! routes each request to its tenant (token, concurrency cap, path prefix), hands
+//! it to that tenant's sandbox, and logs one line per request.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -9,18 +10,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::OwnedSemaphorePermit;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+use crate::app::App;
+use crate::metrics::TenantMetrics;
 use crate::pacing::{CountingStream, Progress};
-use crate::response;
-use crate::sandbox::Sandbox;
+use crate::{admin, response};
 
 /// Longest request target accepted; longer gets 414 (RFC 9110 §15.5.15).
 const MAX_URI_BYTES: usize = 8 * 1024;
@@ -32,33 +35,33 @@ const MAX_HEADER_BYTES: usize = 32 * 1024;
 const MAX_REQUEST_HEAD: usize = 256 * 1024;
 /// A client must send its request head within this time.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long streams in flight may run on after a shutdown signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// Serves `listener` until SIGTERM or SIGINT, then drains connections and returns.
-pub async fn run(listener: TcpListener, sandbox: Arc<Sandbox>) -> Result<()> {
+/// Serves the public listener (and the admin one, if any) until SIGTERM or
+/// SIGINT, reloading on SIGHUP; then stops accepting, lets streams in flight
+/// finish for up to `grace`, and returns.
+pub async fn run(
+    app: Arc<App>,
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    grace: Duration,
+) -> Result<()> {
     tracing::info!("listening on http://{}/", listener.local_addr()?);
+    if let Some(admin) = admin {
+        tracing::info!("admin listening on http://{}/", admin.local_addr()?);
+        tokio::spawn(admin::serve(Arc::clone(&app), admin));
+    }
+    tokio::spawn(reload_on_hangup(Arc::clone(&app)));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of descriptors, say: back off instead of spinning.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let stream = tokio::select! {
+            accepted = accept(&listener) => accepted,
             () = &mut shutdown => break,
         };
-        // Response heads and small bodies must not wait 40 ms for Nagle.
-        _ = stream.set_nodelay(true);
         let (stream, progress) = CountingStream::new(stream);
-        let sandbox = Arc::clone(&sandbox);
+        let app = Arc::clone(&app);
         let service =
-            service_fn(move |request| route(Arc::clone(&sandbox), Arc::clone(&progress), request));
+            service_fn(move |request| route(Arc::clone(&app), Arc::clone(&progress), request));
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
@@ -73,10 +76,28 @@ pub async fn run(listener: TcpListener, sandbox: Arc<Sandbox>) -> Result<()> {
     }
     drop(listener);
     tracing::info!("shutting down");
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         tracing::warn!("streams still open after the grace period");
     }
     Ok(())
+}
+
+/// The next connection, with Nagle off: response heads and small bodies must not
+/// wait 40 ms for an ACK.
+pub async fn accept(listener: &TcpListener) -> tokio::net::TcpStream {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                _ = stream.set_nodelay(true);
+                return stream;
+            }
+            Err(error) => {
+                // Out of descriptors, say: back off instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -88,26 +109,96 @@ async fn shutdown_signal() {
     }
 }
 
+/// SIGHUP: re-read the config and swap in the new guests (deploy-time swap).
+async fn reload_on_hangup(app: Arc<App>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("no SIGHUP handler: reload only through the admin listener");
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        match app.reload().await {
+            Ok(()) => tracing::info!("reloaded"),
+            Err(error) => tracing::error!(
+                error = format!("{error:#}"),
+                "reload refused, keeping the running guests"
+            ),
+        }
+    }
+}
+
 async fn route(
-    sandbox: Arc<Sandbox>,
+    app: Arc<App>,
     connection: Arc<Progress>,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
 ) -> Result<Response<Logged>, Infallible> {
     let started = Instant::now();
     let method = request.method().clone();
     let target = request.uri().path().to_owned();
+    let tenants = app.tenants();
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| request.uri().host())
+        .map(str::to_owned);
+    let mut served_by = None;
     let response = if request.uri().to_string().len() > MAX_URI_BYTES {
         response::error(StatusCode::URI_TOO_LONG, "URI too long")
     } else if header_bytes(&request) > MAX_HEADER_BYTES {
         response::error(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "Request headers too large")
     } else if target == "/health" {
         health(&method)
+    } else if let Some(tenant) = tenants.route(host.as_deref(), &target) {
+        if !tenant.authorized(request.headers(), request.uri()) {
+            let mut response = response::error(StatusCode::UNAUTHORIZED, "Missing or wrong token");
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        } else if let Some(permit) = tenant.admit() {
+            tenant.metrics.streams.inc();
+            served_by = Some((tenant.metrics.clone(), permit));
+            if let Some(uri) = without_prefix(request.uri(), tenant.strip_prefix(&target)) {
+                *request.uri_mut() = uri;
+            }
+            tenant.sandbox.handle(request, connection).await
+        } else {
+            let mut response =
+                response::error(StatusCode::SERVICE_UNAVAILABLE, "Too many requests in flight");
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
     } else {
-        sandbox.handle(request, connection).await
+        response::error(StatusCode::NOT_FOUND, "No tenant serves this address")
     };
     let (parts, body) = response.into_parts();
-    let body = Logged { inner: body, method, target, status: parts.status, bytes: 0, started };
+    let body = Logged {
+        inner: body,
+        method,
+        target,
+        status: parts.status,
+        bytes: 0,
+        started,
+        served_by,
+        app,
+    };
     Ok(Response::from_parts(parts, body))
+}
+
+/// The request's URI with the tenant's path prefix removed, as the guest sees it.
+fn without_prefix(uri: &Uri, path: Option<&str>) -> Option<Uri> {
+    let path = path?;
+    if path.len() == uri.path().len() {
+        return None;
+    }
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().ok()?);
+    Uri::from_parts(parts).ok()
 }
 
 fn header_bytes<B>(request: &Request<B>) -> usize {
@@ -124,10 +215,13 @@ fn health(method: &Method) -> Response<HyperOutgoingBody> {
     }
 }
 
-/// A response body that logs the request's line when it is done or dropped (a
-/// client that hangs up mid-stream is a normal end for a media request).
+/// A response body that logs the request's line and counts it when it is done or
+/// dropped (a client that hangs up mid-stream is a normal end for a media request).
+/// It holds the tenant's request permit until then.
 pub struct Logged {
     inner: HyperOutgoingBody,
+    served_by: Option<(TenantMetrics, OwnedSemaphorePermit)>,
+    app: Arc<App>,
     method: Method,
     target: String,
     status: StatusCode,
@@ -163,7 +257,21 @@ impl Body for Logged {
 
 impl Drop for Logged {
     fn drop(&mut self) {
+        let status = self.status.as_u16();
+        let tenant = match &self.served_by {
+            Some((metrics, _)) => {
+                metrics.request(status);
+                metrics.bytes.inc_by(self.bytes);
+                metrics.streams.dec();
+                metrics.name()
+            }
+            None => {
+                self.app.metrics.untenanted(status);
+                "-"
+            }
+        };
         tracing::info!(
+            tenant,
             method = %self.method,
             path = %self.target,
             status = self.status.as_u16(),

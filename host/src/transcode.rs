@@ -21,25 +21,48 @@ use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi::p2::DynInputStream;
 use wasmtime_wasi::p2::pipe::AsyncReadStream;
 
+use prometheus_client::metrics::gauge::Gauge;
+
 use crate::bindings::tapedeck::server::transcode::{Codec, Host, PcmFormat, TranscodeError};
+use crate::metrics::TenantMetrics;
 use crate::sandbox::GuestState;
 
-/// Decoders allowed to run at once, across all requests, unless configured.
-pub const DEFAULT_MAX_DECODERS: usize = 8;
-
-/// The decoders' shared limits.
+/// A tenant's decoders: how many may run, and what they are counted in.
 pub struct Transcoder {
     permits: Arc<Semaphore>,
+    metrics: TenantMetrics,
 }
 
 impl Transcoder {
     /// A transcoder that runs at most `max_decoders` decoder processes at once.
-    pub fn new(max_decoders: usize) -> Arc<Self> {
-        Arc::new(Self { permits: Arc::new(Semaphore::new(max_decoders)) })
+    pub fn new(max_decoders: usize, metrics: TenantMetrics) -> Arc<Self> {
+        Arc::new(Self { permits: Arc::new(Semaphore::new(max_decoders)), metrics })
     }
 
-    fn permit(&self) -> Result<OwnedSemaphorePermit, TranscodeError> {
-        Arc::clone(&self.permits).try_acquire_owned().map_err(|_| TranscodeError::Busy)
+    /// A place for one more decoder process, or `Busy` when all are taken.
+    fn permit(&self) -> Result<DecoderPermit, TranscodeError> {
+        match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => {
+                self.metrics.decoders.inc();
+                Ok(DecoderPermit { _permit: permit, running: self.metrics.decoders.clone() })
+            }
+            Err(_) => {
+                self.metrics.limit_hit("decoders");
+                Err(TranscodeError::Busy)
+            }
+        }
+    }
+}
+
+/// One running decoder's place; gives it back, and counts it gone, when dropped.
+struct DecoderPermit {
+    _permit: OwnedSemaphorePermit,
+    running: Gauge,
+}
+
+impl Drop for DecoderPermit {
+    fn drop(&mut self) {
+        self.running.dec();
     }
 }
 
@@ -153,7 +176,7 @@ fn decode(
     input: File,
     codec: Codec,
     frames: Frames,
-    permit: OwnedSemaphorePermit,
+    permit: DecoderPermit,
 ) -> Result<DecoderOutput, TranscodeError> {
     let name = tool(codec, false);
     let mut command = Command::new(name);
@@ -238,7 +261,7 @@ struct DecoderOutput {
     /// Bytes still to discard before the first one the guest asked for.
     skip: u64,
     child: Option<Child>,
-    _permit: OwnedSemaphorePermit,
+    _permit: DecoderPermit,
 }
 
 impl Drop for DecoderOutput {
