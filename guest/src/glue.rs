@@ -68,7 +68,30 @@ impl exports::wasi::http::incoming_handler::Guest for Glue {
 enum Source {
     None,
     File(Descriptor),
-    Transcode(Descriptor, Codec, PcmFormat),
+    Transcode(Decoding),
+}
+
+/// A file the host decodes for a transcode, in the format its probe found.
+struct Decoding {
+    file: Descriptor,
+    codec: Codec,
+    probed: transcode::PcmFormat,
+    wav: PcmFormat,
+}
+
+impl Decoding {
+    /// Starts a decoder covering `slice`.
+    fn start(&self, slice: PcmSlice) -> Result<InputStream, TranscodeError> {
+        transcode::decode(&self.file, self.codec, self.probed, slice.first_frame, slice.frame_count)
+    }
+
+    /// The slice of samples the first span of `chunks` needs, if any.
+    fn first_slice(&self, chunks: &[Chunk]) -> Option<PcmSlice> {
+        chunks.iter().find_map(|chunk| match chunk {
+            Chunk::Span { start, len } => self.wav.locate(*start, *len).pcm,
+            Chunk::Literal(_) => None,
+        })
+    }
 }
 
 /// Decides the reply to a GET or HEAD, opening the file it names when there is one.
@@ -111,7 +134,8 @@ fn transcoded(
     let relative = path::resolve(raw).map_err(|e| respond::error(e.status(), e.message()))?;
     let codec = codec(&relative).ok_or_else(|| respond::error(400, "Not a WavPack or WMA file"))?;
     let (file, stat) = open(&relative)?;
-    let format: PcmFormat = transcode::probe(&file, codec).map_err(transcode_error)?.into();
+    let probed = transcode::probe(&file, codec).map_err(transcode_error)?;
+    let format = PcmFormat::from(probed);
     let (secs, nanos) = modified(&stat);
     let etag = etag::variant(&etag::strong(stat.size, secs, nanos), "wav");
     let stem = file_name(&relative).rsplit_once('.').map_or("audio", |(stem, _)| stem);
@@ -122,7 +146,8 @@ fn transcoded(
         modified_secs: secs,
         etag: &etag,
     };
-    Ok((reply(request, method, &representation), Source::Transcode(file, codec, format)))
+    let decoding = Decoding { file, codec, probed, wav: format };
+    Ok((reply(request, method, &representation), Source::Transcode(decoding)))
 }
 
 fn reply(request: &IncomingRequest, method: Method, representation: &Representation) -> Reply {
@@ -258,20 +283,18 @@ fn send(reply: Reply, source: Source, response_out: ResponseOutparam) {
             file_body::send(&file, &chunks);
             ResponseOutparam::set(response_out, Ok(response));
         }
-        (Body::Representation(chunks), Source::Transcode(file, codec, format)) => {
+        (Body::Representation(chunks), Source::Transcode(decoding)) => {
             // Start the first decoder before the status is sent, so that a busy or
             // missing decoder still gets its own 503.
-            let first = match chunks.iter().find_map(|chunk| first_pcm(chunk, &format)) {
-                Some(slice) => match decode(&file, codec, &format, slice) {
-                    Ok(stream) => Some(stream),
-                    Err(error) => {
-                        return send(transcode_error(error), Source::None, response_out);
-                    }
-                },
+            let first = match decoding.first_slice(&chunks).map(|slice| decoding.start(slice)) {
+                Some(Err(error)) => {
+                    return send(transcode_error(error), Source::None, response_out);
+                }
+                Some(Ok(stream)) => Some(stream),
                 None => None,
             };
             stream_body(response, response_out, |body| {
-                write_transcode(body, &chunks, first, &file, codec, &format)
+                write_transcode(body, &chunks, first, &decoding)
             });
         }
         (Body::Literal(bytes), _) => {
@@ -307,31 +330,13 @@ fn write_all(out: &OutputStream, bytes: &[u8]) -> Result<(), StreamError> {
     Ok(())
 }
 
-fn first_pcm(chunk: &Chunk, format: &PcmFormat) -> Option<PcmSlice> {
-    match chunk {
-        Chunk::Span { start, len } => format.locate(*start, *len).pcm,
-        Chunk::Literal(_) => None,
-    }
-}
-
-fn decode(
-    file: &Descriptor,
-    codec: Codec,
-    format: &PcmFormat,
-    slice: PcmSlice,
-) -> Result<InputStream, TranscodeError> {
-    transcode::decode(file, codec, (*format).into(), slice.first_frame, slice.frame_count)
-}
-
 /// Writes a transcode's body: header bytes as they are, sample bytes spliced from a
 /// decoder started at the right frame (`first` is already started for the first).
 fn write_transcode(
     out: &OutputStream,
     chunks: &[Chunk],
     mut first: Option<InputStream>,
-    file: &Descriptor,
-    codec: Codec,
-    format: &PcmFormat,
+    decoding: &Decoding,
 ) -> Result<(), StreamError> {
     for chunk in chunks {
         let (start, len) = match chunk {
@@ -341,12 +346,12 @@ fn write_transcode(
             }
             Chunk::Span { start, len } => (*start, *len),
         };
-        let source = format.locate(start, len);
+        let source = decoding.wav.locate(start, len);
         write_all(out, &source.header)?;
         let Some(slice) = source.pcm else { continue };
         let stream = match first.take() {
             Some(stream) => stream,
-            None => decode(file, codec, format, slice).map_err(|_| StreamError::Closed)?,
+            None => decoding.start(slice).map_err(|_| StreamError::Closed)?,
         };
         splice_pcm(out, &stream, slice)?;
     }
@@ -399,18 +404,6 @@ impl From<Chunk> for file_body::Chunk {
 
 impl From<transcode::PcmFormat> for PcmFormat {
     fn from(format: transcode::PcmFormat) -> Self {
-        Self {
-            sample_rate: format.sample_rate,
-            channels: format.channels,
-            bits_per_sample: format.bits_per_sample,
-            float: format.float,
-            total_frames: format.total_frames,
-        }
-    }
-}
-
-impl From<PcmFormat> for transcode::PcmFormat {
-    fn from(format: PcmFormat) -> Self {
         Self {
             sample_rate: format.sample_rate,
             channels: format.channels,

@@ -4,15 +4,17 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
 use crate::app::App;
+use crate::response;
 use crate::server::accept;
 
 /// Serves the admin listener until the process ends.
@@ -28,47 +30,20 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
 async fn answer(
     app: Arc<App>,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (status, content_type, body) = match (request.method(), request.uri().path()) {
-        (&Method::GET, "/metrics") => (
+) -> Result<Response<HyperOutgoingBody>, Infallible> {
+    Ok(match (request.method(), request.uri().path()) {
+        (&Method::GET, "/metrics") => response::with_type(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             app.metrics.render(),
         ),
         (&Method::POST, "/admin/reload") => match app.reload().await {
-            Ok(()) => {
-                tracing::info!("reloaded");
-                (StatusCode::OK, "application/json", r#"{"reloaded":true}"#.to_owned())
-            }
-            Err(error) => {
-                let error = format!("{error:#}");
-                tracing::error!(error, "reload refused, keeping the running guests");
-                (StatusCode::UNPROCESSABLE_ENTITY, "application/json", json_error(&error))
-            }
+            Ok(()) => response::json(StatusCode::OK, r#"{"reloaded":true}"#.to_owned()),
+            Err(error) => response::error(StatusCode::UNPROCESSABLE_ENTITY, &format!("{error:#}")),
         },
         (&Method::GET, "/health") => {
-            (StatusCode::OK, "application/json", r#"{"status":"ok"}"#.to_owned())
+            response::json(StatusCode::OK, r#"{"status":"ok"}"#.to_owned())
         }
-        _ => (StatusCode::NOT_FOUND, "application/json", json_error("Not found")),
-    };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
-    Ok(response)
-}
-
-/// `{"error": message}` with the message escaped as a JSON string.
-fn json_error(message: &str) -> String {
-    let mut escaped = String::with_capacity(message.len());
-    for c in message.chars() {
-        match c {
-            '"' => escaped.push_str("\\\""),
-            '\\' => escaped.push_str("\\\\"),
-            c if c.is_control() => escaped.push_str(&format!("\\u{:04x}", c as u32)),
-            c => escaped.push(c),
-        }
-    }
-    format!("{{\"error\":\"{escaped}\"}}")
+        _ => response::error(StatusCode::NOT_FOUND, "Not found"),
+    })
 }

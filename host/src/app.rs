@@ -52,7 +52,20 @@ impl App {
 
     /// Re-reads the config and recompiles the guests off the request path, then
     /// switches to them at once. On any error the current tenants keep serving.
+    /// Logs the outcome either way.
     pub async fn reload(self: &Arc<Self>) -> Result<()> {
+        let outcome = self.rebuild().await;
+        match &outcome {
+            Ok(()) => tracing::info!("reloaded"),
+            Err(error) => tracing::error!(
+                error = format!("{error:#}"),
+                "reload refused, keeping the running guests"
+            ),
+        }
+        outcome
+    }
+
+    async fn rebuild(self: &Arc<Self>) -> Result<()> {
         let _one_at_a_time = self.reloading.lock().await;
         let app = Arc::clone(self);
         let tenants = tokio::task::spawn_blocking(move || {

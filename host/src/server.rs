@@ -117,13 +117,8 @@ async fn reload_on_hangup(app: Arc<App>) {
         return;
     };
     while hangup.recv().await.is_some() {
-        match app.reload().await {
-            Ok(()) => tracing::info!("reloaded"),
-            Err(error) => tracing::error!(
-                error = format!("{error:#}"),
-                "reload refused, keeping the running guests"
-            ),
-        }
+        // The outcome is logged; a refused reload leaves the running guests serving.
+        _ = app.reload().await;
     }
 }
 
@@ -142,7 +137,8 @@ async fn route(
         .and_then(|host| host.to_str().ok())
         .or_else(|| request.uri().host())
         .map(str::to_owned);
-    let mut served_by = None;
+    let mut tenant_metrics = None;
+    let mut admitted = None;
     let response = if request.uri().to_string().len() > MAX_URI_BYTES {
         response::error(StatusCode::URI_TOO_LONG, "URI too long")
     } else if header_bytes(&request) > MAX_HEADER_BYTES {
@@ -150,6 +146,7 @@ async fn route(
     } else if target == "/health" {
         health(&method)
     } else if let Some(tenant) = tenants.route(host.as_deref(), &target) {
+        tenant_metrics = Some(tenant.metrics.clone());
         if !tenant.authorized(request.headers(), request.uri()) {
             let mut response = response::error(StatusCode::UNAUTHORIZED, "Missing or wrong token");
             response
@@ -158,7 +155,7 @@ async fn route(
             response
         } else if let Some(permit) = tenant.admit() {
             tenant.metrics.streams.inc();
-            served_by = Some((tenant.metrics.clone(), permit));
+            admitted = Some(permit);
             if let Some(uri) = without_prefix(request.uri(), tenant.strip_prefix(&target)) {
                 *request.uri_mut() = uri;
             }
@@ -180,7 +177,8 @@ async fn route(
         status: parts.status,
         bytes: 0,
         started,
-        served_by,
+        tenant: tenant_metrics,
+        admitted,
         app,
     };
     Ok(Response::from_parts(parts, body))
@@ -220,7 +218,9 @@ fn health(method: &Method) -> Response<HyperOutgoingBody> {
 /// It holds the tenant's request permit until then.
 pub struct Logged {
     inner: HyperOutgoingBody,
-    served_by: Option<(TenantMetrics, OwnedSemaphorePermit)>,
+    tenant: Option<TenantMetrics>,
+    /// The tenant's place for a request in flight, when it was admitted.
+    admitted: Option<OwnedSemaphorePermit>,
     app: Arc<App>,
     method: Method,
     target: String,
@@ -258,11 +258,13 @@ impl Body for Logged {
 impl Drop for Logged {
     fn drop(&mut self) {
         let status = self.status.as_u16();
-        let tenant = match &self.served_by {
-            Some((metrics, _)) => {
+        let tenant = match &self.tenant {
+            Some(metrics) => {
                 metrics.request(status);
                 metrics.bytes.inc_by(self.bytes);
-                metrics.streams.dec();
+                if self.admitted.is_some() {
+                    metrics.streams.dec();
+                }
                 metrics.name()
             }
             None => {
