@@ -5,7 +5,9 @@ mod support;
 
 mod bad_input;
 mod caching;
+mod platform;
 mod range;
 mod sandbox;
+mod scale_out;
 mod stream;
 mod transcode;

@@ -5,14 +5,14 @@
 //! requests leave behind (decoder processes, zombies, file descriptors).
 
 use std::fs;
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{ErrorKind, Read};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::support::http::{self, Response, parse_byteranges};
+use crate::support::http::{self, OpenStream, Response, parse_byteranges};
 use crate::support::library::{Format, encoded};
 use crate::support::{Library, TestServer, assert_same_bytes};
 
@@ -472,9 +472,8 @@ fn wma_transcode_has_an_exact_length_a_plausible_duration_and_seekable_tails() {
         // The source's length of audio: what the container adds past it is silence.
         let source_len = (TABLE_SECONDS * f64::from(layout.rate)) as usize * layout.block_align();
         let signal = &pcm[..pcm.len().min(source_len)];
-        for channel in 0..usize::from(layout.channels) {
+        for (channel, &tone) in TONES_HZ.iter().enumerate().take(usize::from(layout.channels)) {
             let pitch = pitch_hz(signal, layout.channels.into(), channel, layout.rate);
-            let tone = TONES_HZ[channel];
             assert!(
                 (pitch / tone - 1.0).abs() < 0.03,
                 "{name}: channel {channel} has a {pitch:.0} Hz tone, its source {tone} Hz"
@@ -491,83 +490,6 @@ fn wma_transcode_has_an_exact_length_a_plausible_duration_and_seekable_tails() {
                 &format!("{name} {range}"),
             );
         }
-    }
-}
-
-/// A GET read the way a browser reads one: the head, then as many body bytes as it wants.
-/// Dropping it closes the socket mid-body, the abort Chromium does all the time.
-struct OpenStream {
-    socket: TcpStream,
-    head: Response,
-    /// Body bytes received and not yet taken.
-    pending: Vec<u8>,
-    /// Body bytes taken so far.
-    taken: u64,
-    target: String,
-}
-
-impl OpenStream {
-    #[track_caller]
-    fn open(addr: SocketAddr, target: &str, headers: &[(&str, &str)]) -> OpenStream {
-        let mut request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n");
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        let mut socket = http::connect(addr);
-        socket.write_all(request.as_bytes()).expect("failed to send the request");
-        let mut received = Vec::new();
-        let mut buf = [0u8; 16 * 1024];
-        let end = loop {
-            if let Some(end) = http::find(&received, b"\r\n\r\n") {
-                break end;
-            }
-            match socket.read(&mut buf) {
-                Ok(0) => panic!("GET {target}: closed before a response head: {received:?}"),
-                Ok(n) => received.extend_from_slice(&buf[..n]),
-                Err(e) => panic!("GET {target}: no response head: {e}"),
-            }
-        };
-        let head = http::parse_response(&received[..end + 4], true)
-            .unwrap_or_else(|e| panic!("GET {target}: {e}"));
-        let pending = received[end + 4..].to_vec();
-        OpenStream { socket, head, pending, taken: 0, target: target.to_owned() }
-    }
-
-    /// The next `n` body bytes.
-    #[track_caller]
-    fn read(&mut self, n: usize) -> Vec<u8> {
-        let mut buf = vec![0u8; 64 * 1024];
-        while self.pending.len() < n {
-            match self.socket.read(&mut buf) {
-                Ok(0) => panic!(
-                    "GET {}: connection closed after {} body bytes, {n} more wanted",
-                    self.target,
-                    self.taken + self.pending.len() as u64
-                ),
-                Ok(got) => self.pending.extend_from_slice(&buf[..got]),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => panic!("GET {}: read failed: {e}", self.target),
-            }
-        }
-        self.taken += n as u64;
-        self.pending.drain(..n).collect()
-    }
-
-    /// The rest of the body, up to the server closing the connection (send
-    /// `Connection: close`); any byte beyond Content-Length fails.
-    #[track_caller]
-    fn rest(mut self) -> Vec<u8> {
-        let mut rest = std::mem::take(&mut self.pending);
-        rest.extend(http::read_to_close(&mut self.socket));
-        let length = self.head.content_length();
-        assert_eq!(
-            self.taken + rest.len() as u64,
-            length,
-            "GET {}: body bytes sent vs Content-Length",
-            self.target
-        );
-        rest
     }
 }
 
@@ -766,160 +688,8 @@ fn transcode_errors_are_json_with_the_right_status_before_any_audio() {
 }
 
 // ---------------------------------------------------------------------------------------
-// A server with options `TestServer` does not take, and its processes
+// Missing tools, the decoder cap, and the processes a transcode leaves behind
 // ---------------------------------------------------------------------------------------
-
-/// `tapedeck serve` with extra arguments and environment, whose pid the `/proc` checks
-/// need. Dropping it kills the server and, if the test is failing, prints its log.
-struct ConfiguredServer {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
-    library: Library,
-}
-
-impl ConfiguredServer {
-    fn start(library: Library, args: &[&str], env: &[(&str, &Path)]) -> ConfiguredServer {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tapedeck"));
-        command
-            .arg("serve")
-            .arg("--music-dir")
-            .arg(library.music_dir())
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .env_remove("MUSIC_DIR")
-            .env_remove("TAPEDECK_MAX_DECODERS")
-            .env_remove("TAPEDECK_REQUEST_TIMEOUT")
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().expect("failed to spawn the tapedeck binary");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (sender, receiver) = mpsc::channel();
-        let stderr = child.stderr.take().expect("piped stderr");
-        let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some((_, after)) = line.split_once("listening on http://")
-                    && let Some(addr) = after.split(['/', ' ']).next()
-                    && let Ok(addr) = addr.parse::<SocketAddr>()
-                {
-                    let _ = sender.send(addr);
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let addr = receiver.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!(
-                "tapedeck {args:?} did not start; it logged:\n{}",
-                log.lock().unwrap().join("\n")
-            )
-        });
-        ConfiguredServer { child, addr, log, library }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    #[track_caller]
-    fn request(&self, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
-        let response = http::request(self.addr, method, target, headers, None);
-        assert!(response.trailing.is_empty(), "{method} {target}: bytes after the response");
-        response
-    }
-
-    #[track_caller]
-    fn get(&self, target: &str, headers: &[(&str, &str)]) -> Response {
-        self.request("GET", target, headers)
-    }
-
-    /// The server's child processes: `(pid, name, state)` from `/proc/*/status`.
-    fn children(&self) -> Vec<(u32, String, String)> {
-        let parent = self.pid().to_string();
-        let mut children = Vec::new();
-        for entry in fs::read_dir("/proc").expect("/proc").map_while(Result::ok) {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-            // A process may exit between the listing and the read.
-            let Ok(status) = fs::read_to_string(entry.path().join("status")) else { continue };
-            let field = |name: &str| {
-                status.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned())
-            };
-            if field("PPid:").as_deref() == Some(parent.as_str()) {
-                children.push((
-                    pid,
-                    field("Name:").unwrap_or_default(),
-                    field("State:").unwrap_or_default(),
-                ));
-            }
-        }
-        children
-    }
-
-    /// What the server's open file descriptors point at.
-    fn fds(&self) -> Vec<String> {
-        let dir = format!("/proc/{}/fd", self.pid());
-        fs::read_dir(&dir)
-            .expect("/proc/PID/fd")
-            .map_while(Result::ok)
-            .map(|fd| {
-                fs::read_link(fd.path())
-                    .map_or_else(|e| format!("? {e}"), |p| p.display().to_string())
-            })
-            .collect()
-    }
-
-    /// Polls for up to `limit` until the server has no child process and at most
-    /// `max_fds` descriptors; says what is left otherwise. The server sees no request
-    /// meanwhile: its activity could clean up what idling leaves.
-    fn settles(&self, max_fds: usize, limit: Duration) -> Result<(), String> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let (children, fds) = (self.children(), self.fds());
-            if children.is_empty() && fds.len() <= max_fds {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "{limit:?} later the server still has {} child processes \
-                     (pid, name, state) {children:?} and {} open fds (at most {max_fds} \
-                     expected): {fds:?}",
-                    children.len(),
-                    fds.len()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    #[track_caller]
-    fn assert_settles(&self, max_fds: usize, limit: Duration, what: &str) {
-        if let Err(left) = self.settles(max_fds, limit) {
-            panic!("{what}: {left}");
-        }
-    }
-}
-
-impl Drop for ConfiguredServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            std::thread::sleep(Duration::from_millis(50));
-            eprintln!(
-                "---- tapedeck log ----\n{}\n---- end ----",
-                self.log.lock().unwrap().join("\n")
-            );
-        }
-    }
-}
 
 /// A temporary directory holding symlinks to the named tools only: a `PATH` on which
 /// every other program is missing.
@@ -946,7 +716,8 @@ fn small_library() -> Library {
 #[test]
 fn missing_decoders_give_503_naming_the_tool_and_plain_files_still_stream() {
     let empty = tool_dir(&[]);
-    let server = ConfiguredServer::start(small_library(), &[], &[("PATH", empty.path())]);
+    let server =
+        TestServer::start_with(small_library(), &[], &[("PATH", empty.path().as_os_str())]);
     const CASES: &[(&str, &[&str])] =
         &[("/stream/wav/a.wv", &["wvunpack"]), ("/stream/wav/a.wma", &["ffprobe", "ffmpeg"])];
     for (target, tools) in CASES {
@@ -963,13 +734,14 @@ fn missing_decoders_give_503_naming_the_tool_and_plain_files_still_stream() {
     for rel in ["a.mp3", "a.wv"] {
         let response = server.get(&format!("/stream/{rel}"), &[]);
         assert_eq!(response.status, 200, "/stream/{rel} without decoders: {}", response.summary());
-        assert_same_bytes(&response.body, &server.library.read(rel), rel);
+        assert_same_bytes(&response.body, &server.library().read(rel), rel);
     }
 
     // ffprobe alone: the format is known, the decoder still missing, and that must be a
     // 503 naming ffmpeg, not a 200 whose audio never comes.
     let probe_only = tool_dir(&["ffprobe"]);
-    let server = ConfiguredServer::start(small_library(), &[], &[("PATH", probe_only.path())]);
+    let server =
+        TestServer::start_with(small_library(), &[], &[("PATH", probe_only.path().as_os_str())]);
     let response = server.get("/stream/wav/a.wma", &[]);
     assert_eq!(response.status, 503, "WMA without ffmpeg: {}", response.summary());
     let message = response.expect_json_error();
@@ -980,8 +752,8 @@ fn missing_decoders_give_503_naming_the_tool_and_plain_files_still_stream() {
 fn decoder_cap_answers_503_with_retry_after_until_a_decoder_is_freed() {
     let library = small_library();
     library.add("long.wv", &media("long.wv"));
-    let server = ConfiguredServer::start(library, &["--max-decoders", "1"], &[]);
-    let mut holder = OpenStream::open(server.addr, "/stream/wav/long.wv", &[]);
+    let server = TestServer::start_with(library, &["--max-decoders", "1"], &[]);
+    let mut holder = OpenStream::open(server.addr(), "/stream/wav/long.wv", &[]);
     assert_eq!(holder.head.status, 200, "first transcode: {}", holder.head.summary());
     let _ = holder.read(64 * 1024);
 
@@ -1023,7 +795,7 @@ fn aborted_transcodes_leave_no_decoder_process_zombie_or_extra_fd() {
     let library = small_library();
     library.add("long.wv", &media("long.wv"));
     library.add("long.wma", &media("long.wma"));
-    let server = ConfiguredServer::start(library, &[], &[]);
+    let server = TestServer::start_with(library, &[], &[]);
     // Warm up whatever the server opens once (the child-process signal pipe, the runtime's
     // threads) with finished transcodes; they too must leave nothing behind.
     for target in ["/stream/wav/a.wv", "/stream/wav/a.wma"] {
@@ -1043,7 +815,7 @@ fn aborted_transcodes_leave_no_decoder_process_zombie_or_extra_fd() {
             format!("bytes={}-", rng.below(800) * 32 * 1024)
         };
         loop {
-            let mut stream = OpenStream::open(server.addr, target, &[("Range", &range)]);
+            let mut stream = OpenStream::open(server.addr(), target, &[("Range", &range)]);
             if stream.head.status == 503 && Instant::now() < deadline {
                 // Decoders of the previous aborts may take a moment to go.
                 busy += 1;
@@ -1067,7 +839,7 @@ fn aborted_transcodes_leave_no_decoder_process_zombie_or_extra_fd() {
     for (i, target) in
         ["/stream/wav/long.wv", "/stream/wav/long.wma"].iter().cycle().take(10).enumerate()
     {
-        let _ = OpenStream::open(server.addr, target, &[("Range", "bytes=0-")]).read(4096);
+        let _ = OpenStream::open(server.addr(), target, &[("Range", "bytes=0-")]).read(4096);
         let what = format!("2 s after lone abort {i} ({target})");
         server.assert_settles(idle_fds + 2, Duration::from_secs(2), &what);
     }
@@ -1083,8 +855,8 @@ fn first_aborted_transcode_of_a_fresh_server_leaves_no_zombie_while_it_idles() {
     for round in 0..FRESH_SERVERS {
         let library = Library::empty();
         library.add("long.wv", &media("long.wv"));
-        let server = ConfiguredServer::start(library, &[], &[]);
-        let mut stream = OpenStream::open(server.addr, "/stream/wav/long.wv", &[]);
+        let server = TestServer::start_with(library, &[], &[]);
+        let mut stream = OpenStream::open(server.addr(), "/stream/wav/long.wv", &[]);
         assert_eq!(stream.head.status, 200, "{}", stream.head.summary());
         let _ = stream.read(4096);
         drop(stream);
@@ -1097,8 +869,8 @@ fn first_aborted_transcode_of_a_fresh_server_leaves_no_zombie_while_it_idles() {
 fn stalled_transcode_is_ended_and_its_decoder_killed_at_the_request_timeout() {
     let library = small_library();
     library.add("long.wv", &media("long.wv"));
-    let server = ConfiguredServer::start(library, &["--request-timeout", "2"], &[]);
-    let mut stalled = OpenStream::open(server.addr, "/stream/wav/long.wv", &[]);
+    let server = TestServer::start_with(library, &["--request-timeout", "2"], &[]);
+    let mut stalled = OpenStream::open(server.addr(), "/stream/wav/long.wv", &[]);
     assert_eq!(stalled.head.status, 200, "{}", stalled.head.summary());
     let _ = stalled.read(4096);
     assert!(!server.children().is_empty(), "no decoder is running for an open transcode");

@@ -95,7 +95,19 @@ pub fn request(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Response {
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    request_to(addr, &addr.to_string(), method, target, headers, body)
+}
+
+/// `request` with `Host: host` instead of the address connected to.
+pub fn request_to(
+    addr: SocketAddr,
+    host: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Response {
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -108,6 +120,33 @@ pub fn request(
     let received = exchange(addr, &bytes);
     parse_response(&received, method == "HEAD")
         .unwrap_or_else(|e| panic!("{method} {target}: {e}; received {:?}", lossy(&received, 2000)))
+}
+
+/// `request_to` that reports what went wrong instead of panicking: for load loops, where a
+/// refused connection or a cut-off response is a failure to count, not the end of the test.
+pub fn try_request_to(
+    addr: SocketAddr,
+    host: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> Result<Response, String> {
+    let mut head = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut stream = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    stream.set_read_timeout(Some(READ_TIMEOUT)).map_err(|e| format!("timeout: {e}"))?;
+    stream.write_all(head.as_bytes()).map_err(|e| format!("send: {e}"))?;
+    let mut received = Vec::new();
+    stream
+        .read_to_end(&mut received)
+        .map_err(|e| format!("read after {} bytes: {e}", received.len()))?;
+    let response = parse_response(&received, false)?;
+    if !response.trailing.is_empty() {
+        return Err(format!("{} bytes after the response", response.trailing.len()));
+    }
+    Ok(response)
 }
 
 /// Sends a GET, reads the response head and at most `max_body` bytes of its body, then drops
@@ -180,6 +219,144 @@ pub fn get_counted(addr: SocketAddr, target: &str) -> (Response, u64, Vec<u8>) {
     }
     let response = parse_response(&head, true).expect("response head");
     (response, count, tail)
+}
+
+/// A GET read the way a browser reads one: the head, then as many body bytes as it wants.
+/// Dropping it closes the socket mid-body, the abort Chromium does all the time.
+pub struct OpenStream {
+    pub socket: TcpStream,
+    pub head: Response,
+    /// Body bytes received and not yet taken.
+    pub pending: Vec<u8>,
+    /// Body bytes taken so far.
+    pub taken: u64,
+    target: String,
+}
+
+impl OpenStream {
+    /// Sends `GET target` and reads the response head.
+    #[track_caller]
+    pub fn open(addr: SocketAddr, target: &str, headers: &[(&str, &str)]) -> OpenStream {
+        Self::open_to(addr, &addr.to_string(), target, headers)
+    }
+
+    /// `open` with `Host: host`.
+    #[track_caller]
+    pub fn open_to(
+        addr: SocketAddr,
+        host: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+    ) -> OpenStream {
+        let mut request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        let mut socket = connect(addr);
+        socket.write_all(request.as_bytes()).expect("failed to send the request");
+        let mut received = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        let end = loop {
+            if let Some(end) = find(&received, b"\r\n\r\n") {
+                break end;
+            }
+            match socket.read(&mut buf) {
+                Ok(0) => panic!("GET {target}: closed before a response head: {received:?}"),
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("GET {target}: no response head: {e}"),
+            }
+        };
+        let head = parse_response(&received[..end + 4], true)
+            .unwrap_or_else(|e| panic!("GET {target}: {e}"));
+        let pending = received[end + 4..].to_vec();
+        OpenStream { socket, head, pending, taken: 0, target: target.to_owned() }
+    }
+
+    /// The next `n` body bytes.
+    #[track_caller]
+    pub fn read(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; 64 * 1024];
+        while self.pending.len() < n {
+            match self.socket.read(&mut buf) {
+                Ok(0) => panic!(
+                    "GET {}: connection closed after {} body bytes, {n} more wanted",
+                    self.target,
+                    self.taken + self.pending.len() as u64
+                ),
+                Ok(got) => self.pending.extend_from_slice(&buf[..got]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => panic!("GET {}: read failed: {e}", self.target),
+            }
+        }
+        self.taken += n as u64;
+        self.pending.drain(..n).collect()
+    }
+
+    /// The rest of the body, up to the server closing the connection (send
+    /// `Connection: close`); any byte beyond Content-Length fails.
+    #[track_caller]
+    pub fn rest(mut self) -> Vec<u8> {
+        let mut rest = std::mem::take(&mut self.pending);
+        rest.extend(read_to_close(&mut self.socket));
+        let length = self.head.content_length();
+        assert_eq!(
+            self.taken + rest.len() as u64,
+            length,
+            "GET {}: body bytes sent vs Content-Length",
+            self.target
+        );
+        rest
+    }
+}
+
+/// One persistent connection, for clients that reuse it request after request. Responses
+/// must carry a `Content-Length`.
+pub struct KeepAlive {
+    addr: SocketAddr,
+    stream: TcpStream,
+    /// Bytes received past the end of the last response.
+    buffered: Vec<u8>,
+}
+
+impl KeepAlive {
+    pub fn connect(addr: SocketAddr) -> KeepAlive {
+        KeepAlive { addr, stream: connect(addr), buffered: Vec::new() }
+    }
+
+    /// `GET target` on this connection; `Err` says what went wrong on the wire.
+    pub fn get(&mut self, target: &str) -> Result<Response, String> {
+        let request = format!("GET {target} HTTP/1.1\r\nHost: {}\r\n\r\n", self.addr);
+        self.stream.write_all(request.as_bytes()).map_err(|e| format!("send: {e}"))?;
+        let mut buf = [0u8; 64 * 1024];
+        let mut wanted = None;
+        loop {
+            if wanted.is_none()
+                && let Some(end) = find(&self.buffered, b"\r\n\r\n")
+            {
+                let head = parse_response(&self.buffered[..end + 4], true)?;
+                let length = head
+                    .header("content-length")
+                    .and_then(|l| l.parse::<usize>().ok())
+                    .ok_or_else(|| format!("no Content-Length: {}", head.summary()))?;
+                wanted = Some(end + 4 + length);
+            }
+            if let Some(total) = wanted
+                && self.buffered.len() >= total
+            {
+                let rest = self.buffered.split_off(total);
+                let response = parse_response(&self.buffered, false)?;
+                self.buffered = rest;
+                return Ok(response);
+            }
+            match self.stream.read(&mut buf) {
+                Ok(0) => return Err(format!("closed after {} bytes", self.buffered.len())),
+                Ok(n) => self.buffered.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("read: {e}")),
+            }
+        }
+    }
 }
 
 /// Writes `bytes` and returns everything the server sends until it closes the connection.

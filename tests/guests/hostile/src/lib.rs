@@ -11,6 +11,9 @@
 //!   (`misbehave.rs`)
 //! - anything else: `{"guest":"hostile"}`
 //!
+//! Every response it sends carries `x-tapedeck-guest: hostile`, so a test that swaps guests
+//! under load can tell which guest answered each request.
+//!
 //! Only the wasm32 build does anything: natively the crate is empty apart from its pure
 //! helpers, so a native `cargo build` of the workspace still links.
 
@@ -62,11 +65,15 @@ mod handler {
         }
     }
 
+    /// The header every response carries: which guest answered.
+    const GUEST_HEADER: (&str, &str) = ("x-tapedeck-guest", "hostile");
+
     /// Sends `body` as a 200 `application/json` response.
     fn respond(response_out: ResponseOutparam, body: &str) {
         let headers = Fields::from_list(&[
             ("content-type".to_string(), b"application/json".to_vec()),
             ("content-length".to_string(), body.len().to_string().into_bytes()),
+            (GUEST_HEADER.0.to_string(), GUEST_HEADER.1.as_bytes().to_vec()),
         ])
         .expect("valid headers");
         let response = OutgoingResponse::new(headers);
