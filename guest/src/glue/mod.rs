@@ -14,11 +14,10 @@ use wasip2::filesystem::types::{
 use wasip2::http::types::{
     Fields, IncomingRequest, Method as HttpMethod, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
-use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+use wasip2::io::streams::{OutputStream, StreamError};
 
 use crate::precondition::Conditionals;
 use crate::respond::{self, Body, Chunk, Method, Reply, Representation};
-use crate::wav::{PcmFormat, PcmSlice};
 use crate::{etag, mime, path};
 
 wit_bindgen::generate!({
@@ -37,8 +36,10 @@ wit_bindgen::generate!({
     },
 });
 
+mod transcoded;
+
 use tapedeck::server::file_body;
-use tapedeck::server::transcode::{self, Codec, TranscodeError};
+use transcoded::{transcode_error, transcoded, write_transcode};
 
 /// URL prefix of files transcoded to WAV; checked before [`STREAM_PREFIX`].
 const WAV_PREFIX: &str = "/stream/wav/";
@@ -46,8 +47,6 @@ const WAV_PREFIX: &str = "/stream/wav/";
 const STREAM_PREFIX: &str = "/stream/";
 /// The largest write `blocking-write-and-flush` accepts.
 const MAX_BLOCKING_WRITE: usize = 4096;
-/// Seconds a client should wait before retrying when all decoders are busy.
-const BUSY_RETRY_AFTER: &str = "1";
 
 struct Glue;
 
@@ -68,30 +67,7 @@ impl exports::wasi::http::incoming_handler::Guest for Glue {
 enum Source {
     None,
     File(Descriptor),
-    Transcode(Decoding),
-}
-
-/// A file the host decodes for a transcode, in the format its probe found.
-struct Decoding {
-    file: Descriptor,
-    codec: Codec,
-    probed: transcode::PcmFormat,
-    wav: PcmFormat,
-}
-
-impl Decoding {
-    /// Starts a decoder covering `slice`.
-    fn start(&self, slice: PcmSlice) -> Result<InputStream, TranscodeError> {
-        transcode::decode(&self.file, self.codec, self.probed, slice.first_frame, slice.frame_count)
-    }
-
-    /// The slice of samples the first span of `chunks` needs, if any.
-    fn first_slice(&self, chunks: &[Chunk]) -> Option<PcmSlice> {
-        chunks.iter().find_map(|chunk| match chunk {
-            Chunk::Span { start, len } => self.wav.locate(*start, *len).pcm,
-            Chunk::Literal(_) => None,
-        })
-    }
+    Transcode(transcoded::Decoding),
 }
 
 /// Decides the reply to a GET or HEAD, opening the file it names when there is one.
@@ -125,43 +101,9 @@ fn plain(request: &IncomingRequest, method: Method, raw: &str) -> Result<(Reply,
     Ok((reply(request, method, &representation), Source::File(file)))
 }
 
-/// `/stream/wav/<path>`: a WavPack or WMA file decoded by the host, as WAV.
-fn transcoded(
-    request: &IncomingRequest,
-    method: Method,
-    raw: &str,
-) -> Result<(Reply, Source), Reply> {
-    let relative = path::resolve(raw).map_err(|e| respond::error(e.status(), e.message()))?;
-    let codec = codec(&relative).ok_or_else(|| respond::error(400, "Not a WavPack or WMA file"))?;
-    let (file, stat) = open(&relative)?;
-    let probed = transcode::probe(&file, codec).map_err(transcode_error)?;
-    let format = PcmFormat::from(probed);
-    let (secs, nanos) = modified(&stat);
-    let etag = etag::variant(&etag::strong(stat.size, secs, nanos), "wav");
-    let stem = file_name(&relative).rsplit_once('.').map_or("audio", |(stem, _)| stem);
-    let representation = Representation {
-        file_name: &format!("{stem}.wav"),
-        content_type: "audio/wav",
-        len: format.wav_len(),
-        modified_secs: secs,
-        etag: &etag,
-    };
-    let decoding = Decoding { file, codec, probed, wav: format };
-    Ok((reply(request, method, &representation), Source::Transcode(decoding)))
-}
-
 fn reply(request: &IncomingRequest, method: Method, representation: &Representation) -> Reply {
     let headers = RequestHeaders::read(request);
     respond::serve(method, &headers.conditionals(), headers.range.as_deref(), representation)
-}
-
-fn codec(relative: &str) -> Option<Codec> {
-    let (_, extension) = relative.rsplit_once('.')?;
-    match extension.to_ascii_lowercase().as_str() {
-        "wv" => Some(Codec::Wavpack),
-        "wma" => Some(Codec::Wma),
-        _ => None,
-    }
 }
 
 fn file_name(relative: &str) -> &str {
@@ -203,22 +145,6 @@ fn open_error(code: ErrorCode) -> Reply {
         | ErrorCode::NameTooLong => not_found(),
         ErrorCode::IllegalByteSequence | ErrorCode::Invalid => respond::error(400, "Invalid path"),
         _ => respond::error(500, "Server error"),
-    }
-}
-
-fn transcode_error(error: TranscodeError) -> Reply {
-    match error {
-        TranscodeError::MissingTool(tool) => {
-            respond::error(503, &format!("Transcoding needs {tool}, which is not installed"))
-        }
-        TranscodeError::Busy => {
-            let mut reply = respond::error(503, "All decoders are busy, retry shortly");
-            reply.headers.push(("retry-after", BUSY_RETRY_AFTER.to_owned()));
-            reply
-        }
-        TranscodeError::Corrupt(reason) => {
-            respond::error(422, &format!("The file cannot be decoded: {reason}"))
-        }
     }
 }
 
@@ -330,67 +256,6 @@ fn write_all(out: &OutputStream, bytes: &[u8]) -> Result<(), StreamError> {
     Ok(())
 }
 
-/// Writes a transcode's body: header bytes as they are, sample bytes spliced from a
-/// decoder started at the right frame (`first` is already started for the first).
-fn write_transcode(
-    out: &OutputStream,
-    chunks: &[Chunk],
-    mut first: Option<InputStream>,
-    decoding: &Decoding,
-) -> Result<(), StreamError> {
-    for chunk in chunks {
-        let (start, len) = match chunk {
-            Chunk::Literal(bytes) => {
-                write_all(out, bytes)?;
-                continue;
-            }
-            Chunk::Span { start, len } => (*start, *len),
-        };
-        let source = decoding.wav.locate(start, len);
-        write_all(out, &source.header)?;
-        let Some(slice) = source.pcm else { continue };
-        let stream = match first.take() {
-            Some(stream) => stream,
-            None => decoding.start(slice).map_err(|_| StreamError::Closed)?,
-        };
-        splice_pcm(out, &stream, slice)?;
-    }
-    Ok(())
-}
-
-/// Copies `slice.len` bytes of decoded samples after dropping `slice.skip`. A decoder
-/// that ends early (a container that overstated its length) is padded with silence,
-/// so the body always matches its Content-Length.
-fn splice_pcm(
-    out: &OutputStream,
-    stream: &InputStream,
-    slice: PcmSlice,
-) -> Result<(), StreamError> {
-    let mut skip = slice.skip;
-    while skip > 0 {
-        match stream.blocking_read(skip) {
-            Ok(bytes) => skip -= bytes.len() as u64,
-            Err(StreamError::Closed) => break,
-            Err(error) => return Err(error),
-        }
-    }
-    let mut left = slice.len;
-    while left > 0 {
-        match out.blocking_splice(stream, left) {
-            Ok(moved) => left -= moved,
-            Err(StreamError::Closed) => break,
-            Err(error) => return Err(error),
-        }
-    }
-    let silence = vec![0u8; MAX_BLOCKING_WRITE];
-    while left > 0 {
-        let piece = left.min(MAX_BLOCKING_WRITE as u64) as usize;
-        out.blocking_write_and_flush(&silence[..piece])?;
-        left -= piece as u64;
-    }
-    Ok(())
-}
-
 impl From<Chunk> for file_body::Chunk {
     fn from(chunk: Chunk) -> Self {
         match chunk {
@@ -398,18 +263,6 @@ impl From<Chunk> for file_body::Chunk {
             Chunk::Span { start, len } => {
                 Self::Span(file_body::Span { offset: start, length: len })
             }
-        }
-    }
-}
-
-impl From<transcode::PcmFormat> for PcmFormat {
-    fn from(format: transcode::PcmFormat) -> Self {
-        Self {
-            sample_rate: format.sample_rate,
-            channels: format.channels,
-            bits_per_sample: format.bits_per_sample,
-            float: format.float,
-            total_frames: format.total_frames,
         }
     }
 }
