@@ -10,8 +10,9 @@ use wasmtime::{
     PoolingAllocationConfig,
 };
 
-/// How often the epoch ticks: how often a running guest checks its CPU budget.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// How often the epoch ticks: how often a running guest checks its CPU budget and
+/// yields its thread, so a spinning guest delays its neighbours by about this much.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// Bytes of each pooled memory, table and stack reset in place instead of decommitted.
 const KEEP_RESIDENT: usize = 1 << 20;
 /// Slots whose remaining pages are decommitted together.

@@ -19,7 +19,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::app::{App, ConfigSource};
 use crate::config::{Config, Limits, TenantConfig};
@@ -40,7 +41,7 @@ enum Command {
 #[derive(clap::Args)]
 struct ServeArgs {
     /// A TOML config of listeners and tenants (see the README); replaces the flags below.
-    #[arg(long, conflicts_with_all = ["music_dir", "listen", "guest", "max_decoders", "request_timeout", "admin_listen", "cache_dir"])]
+    #[arg(long)]
     config: Option<PathBuf>,
     /// The music library; the guest sees it read-only and nothing else.
     #[arg(long, env = "MUSIC_DIR", default_value = "demo")]
@@ -90,10 +91,47 @@ impl ServeArgs {
     }
 }
 
+/// The flags a config file replaces; giving one on the command line beside
+/// `--config` is an error. (Their env vars are not: a unit file may set them.)
+const TENANT_FLAGS: &[&str] = &[
+    "music_dir",
+    "listen",
+    "guest",
+    "max_decoders",
+    "request_timeout",
+    "admin_listen",
+    "cache_dir",
+];
+
+/// Worker polls between checks for I/O events: tokio's default, 61, means up to
+/// 61 guest time slices when guests spin; this keeps a busy neighbour's latency
+/// to a few slices.
+const EVENT_INTERVAL: u32 = 8;
+
 fn main() -> Result<()> {
-    let Command::Serve(args) = Cli::parse().command;
+    let matches = Cli::command().get_matches();
+    let Some(("serve", serve_matches)) = matches.subcommand() else {
+        unreachable!("clap requires the subcommand")
+    };
+    if serve_matches.contains_id("config")
+        && let Some(flag) = TENANT_FLAGS
+            .iter()
+            .find(|id| serve_matches.value_source(id) == Some(ValueSource::CommandLine))
+    {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("--{} cannot be used with --config", flag.replace('_', "-")),
+            )
+            .exit();
+    }
+    let Command::Serve(args) = Cli::from_arg_matches(&matches)?.command;
     init_logging();
-    let runtime = tokio::runtime::Runtime::new().context("failed to start the tokio runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .event_interval(EVENT_INTERVAL)
+        .build()
+        .context("failed to start the tokio runtime")?;
     runtime.block_on(serve(args))
 }
 
