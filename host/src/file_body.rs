@@ -22,6 +22,9 @@ use crate::sandbox::GuestState;
 
 use crate::bindings::tapedeck::server::file_body::{Chunk, Host};
 
+/// Bodies up to this size are read whole rather than paced.
+const SMALL_BODY: u64 = 64 * 1024;
+
 /// Where the import leaves a body for the response the guest is about to set.
 #[derive(Clone)]
 pub struct Slot {
@@ -129,7 +132,10 @@ impl Body for FileBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let most = std::task::ready!(self.pace.poll_chunk(cx));
+        let paced = std::task::ready!(self.pace.poll_chunk(cx));
+        // A small body (a player's range) goes in one read and one write; pacing
+        // pays off only for long ones.
+        let most = if self.remaining <= SMALL_BODY { self.remaining as usize } else { paced };
         Poll::Ready(match self.next_bytes(most) {
             Ok(None) => None,
             Ok(Some(bytes)) => {
