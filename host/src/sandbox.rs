@@ -1,5 +1,5 @@
-//! The sandbox a guest runs in: one engine and pre-instantiated component, and a
-//! fresh store per request whose only capability is the read-only music dir.
+//! A tenant's sandbox: its pre-instantiated guest, and a fresh store per request
+//! whose only capability is the tenant's music dir, read-only, within its limits.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -193,7 +193,8 @@ impl Sandbox {
         match answer {
             Ok(response) => response,
             Err(failure) => {
-                tracing::warn!(error = format!("{:#}", failure.error), "guest failed");
+                let tenant = self.metrics.name();
+                tracing::warn!(tenant, error = format!("{:#}", failure.error), "guest failed");
                 self.metrics.traps.inc();
                 match failure.limit {
                     Some(limit) => {
