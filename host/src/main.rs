@@ -160,6 +160,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     server::run(app, listener, admin, grace).await
 }
+/// Log lines queued for the writer thread; its queue is allocated up front (the
+/// default, 128 000, costs 4 MiB).
+const LOG_LINES_BUFFERED: usize = 4096;
+
 /// Logs to stderr; `RUST_LOG` filters (default `info`). Lines are written by a
 /// background thread (a write per request on the workers cost ~15 % of small
 /// range requests); none are dropped, and the returned guard flushes them at exit.
@@ -168,6 +172,7 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_LINES_BUFFERED)
         .lossy(false)
         .finish(std::io::stderr());
     tracing_subscriber::fmt()
