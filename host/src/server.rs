@@ -139,13 +139,13 @@ async fn route(
         .map(str::to_owned);
     let mut tenant_metrics = None;
     let mut admitted = None;
-    let response = if request.uri().to_string().len() > MAX_URI_BYTES {
+    let response = if uri_bytes(request.uri()) > MAX_URI_BYTES {
         response::error(StatusCode::URI_TOO_LONG, "URI too long")
     } else if header_bytes(&request) > MAX_HEADER_BYTES {
         response::error(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "Request headers too large")
     } else if target == "/health" {
         health(&method)
-    } else if let Some(tenant) = tenants.route(host.as_deref(), &target) {
+    } else if let Some((tenant, guest_path)) = tenants.route(host.as_deref(), &target) {
         tenant_metrics = Some(tenant.metrics.clone());
         if !tenant.authorized(request.headers(), request.uri()) {
             let mut response = response::error(StatusCode::UNAUTHORIZED, "Missing or wrong token");
@@ -156,7 +156,7 @@ async fn route(
         } else if let Some(permit) = tenant.admit() {
             tenant.metrics.streams.inc();
             admitted = Some(permit);
-            if let Some(uri) = without_prefix(request.uri(), tenant.strip_prefix(&target)) {
+            if let Some(uri) = without_prefix(request.uri(), guest_path) {
                 *request.uri_mut() = uri;
             }
             tenant.sandbox.handle(request, connection).await
@@ -185,8 +185,7 @@ async fn route(
 }
 
 /// The request's URI with the tenant's path prefix removed, as the guest sees it.
-fn without_prefix(uri: &Uri, path: Option<&str>) -> Option<Uri> {
-    let path = path?;
+fn without_prefix(uri: &Uri, path: &str) -> Option<Uri> {
     if path.len() == uri.path().len() {
         return None;
     }
@@ -197,6 +196,13 @@ fn without_prefix(uri: &Uri, path: Option<&str>) -> Option<Uri> {
     let mut parts = uri.clone().into_parts();
     parts.path_and_query = Some(path_and_query.parse().ok()?);
     Uri::from_parts(parts).ok()
+}
+
+/// The request target's length as sent, without formatting it.
+fn uri_bytes(uri: &Uri) -> usize {
+    let scheme = uri.scheme_str().map_or(0, |scheme| scheme.len() + "://".len());
+    let authority = uri.authority().map_or(0, |authority| authority.as_str().len());
+    scheme + authority + uri.path_and_query().map_or(0, |target| target.as_str().len())
 }
 
 fn header_bytes<B>(request: &Request<B>) -> usize {

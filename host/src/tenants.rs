@@ -48,14 +48,18 @@ impl Tenants {
     }
 
     /// The first tenant that takes a request for `host` and `path`.
-    pub fn route(&self, host: Option<&str>, path: &str) -> Option<&Tenant> {
+    /// Returns it with the path its guest sees (`path` without the tenant's prefix).
+    pub fn route<'a>(&self, host: Option<&str>, path: &'a str) -> Option<(&Tenant, &'a str)> {
         // The Host header may carry a port; tenants are named by host alone.
         let host = host.map(|host| host.rsplit_once(':').map_or(host, |(name, _)| name));
-        self.0.iter().find(|tenant| {
+        self.0.iter().find_map(|tenant| {
             let host_matches = tenant.hosts.is_empty()
                 || host
                     .is_some_and(|host| tenant.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)));
-            host_matches && tenant.strip_prefix(path).is_some()
+            if !host_matches {
+                return None;
+            }
+            tenant.strip_prefix(path).map(|guest_path| (tenant, guest_path))
         })
     }
 }
@@ -101,7 +105,7 @@ fn build_tenant(
 
 impl Tenant {
     /// `path` without this tenant's prefix, if it is under it.
-    pub fn strip_prefix<'a>(&self, path: &'a str) -> Option<&'a str> {
+    fn strip_prefix<'a>(&self, path: &'a str) -> Option<&'a str> {
         match &self.path_prefix {
             None => Some(path),
             Some(prefix) => path.strip_prefix(prefix.as_str()).filter(|rest| rest.starts_with('/')),
