@@ -1,40 +1,36 @@
 //! The `tapedeck:server/file-body` import: the guest names the bytes, the host moves them.
 //!
-//! Bytes of a file never pass through guest memory, and the guest instance is gone
-//! as soon as the headers are decided, so a slow reader costs a socket and one
-//! read buffer, not a wasm instance.
+//! Bytes of a file never pass through guest memory, nor through the host's: spans
+//! go to the socket with `sendfile` (see [`crate::sendfile`]). And the guest
+//! instance is gone as soon as the headers are decided, so a slow reader costs a
+//! socket, not a wasm instance or a buffer.
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use wasmtime::component::Resource;
 use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
-use crate::pacing::{Pace, Progress};
-use crate::sandbox::GuestState;
-
 use crate::bindings::tapedeck::server::file_body::{Chunk, Host};
-
-/// Bodies up to this size are read whole rather than paced.
-const SMALL_BODY: u64 = 64 * 1024;
+use crate::sandbox::GuestState;
+use crate::sendfile::{HOLE_BYTES, Spans};
 
 /// Where the import leaves a body for the response the guest is about to set.
 #[derive(Clone)]
 pub struct Slot {
     body: Arc<Mutex<Option<FileBody>>>,
-    connection: Arc<Progress>,
+    connection: Arc<Spans>,
 }
 
 impl Slot {
-    /// An empty slot for a response on the connection `connection` watches.
-    pub fn new(connection: Arc<Progress>) -> Self {
+    /// An empty slot for a response on the connection whose spans `connection` queues.
+    pub fn new(connection: Arc<Spans>) -> Self {
         Self { body: Arc::default(), connection }
     }
 
@@ -60,8 +56,8 @@ impl Host for GuestState {
             Descriptor::File(file) => Arc::clone(&file.file),
             Descriptor::Dir(_) => wasmtime::bail!("file-body.send was given a directory"),
         };
-        let pace = Pace::new(Arc::clone(&self.file_body.connection));
-        *self.file_body.body.lock().unwrap() = Some(FileBody::new(file, chunks, pace));
+        let spans = Arc::clone(&self.file_body.connection);
+        *self.file_body.body.lock().unwrap() = Some(FileBody::new(file, chunks, spans));
         Ok(())
     }
 }
@@ -71,13 +67,11 @@ pub struct FileBody {
     file: Arc<File>,
     chunks: VecDeque<Chunk>,
     remaining: u64,
-    pace: Pace,
-    /// Reused for each read once hyper has sent and dropped the previous one.
-    buf: BytesMut,
+    spans: Arc<Spans>,
 }
 
 impl FileBody {
-    fn new(file: Arc<File>, chunks: Vec<Chunk>, pace: Pace) -> Self {
+    fn new(file: Arc<File>, chunks: Vec<Chunk>, spans: Arc<Spans>) -> Self {
         let remaining = chunks
             .iter()
             .map(|chunk| match chunk {
@@ -85,38 +79,27 @@ impl FileBody {
                 Chunk::Span(span) => span.length,
             })
             .sum();
-        Self { file, chunks: chunks.into(), remaining, pace, buf: BytesMut::new() }
+        Self { file, chunks: chunks.into(), remaining, spans }
     }
 
-    /// The next piece of the body, or `None` at its end. Reads are a plain `pread`
-    /// on the runtime thread, as nginx does without `aio`: library files sit in the
-    /// page cache, and a hop to a blocking thread per chunk costs more than the read.
-    fn next_bytes(&mut self, most: usize) -> std::io::Result<Option<Bytes>> {
+    /// The next piece of the body, or `None` at its end: literal bytes, or a hole
+    /// the socket fills from the file.
+    fn next_bytes(&mut self) -> Option<Bytes> {
         loop {
-            match self.chunks.front_mut() {
-                None => return Ok(None),
-                Some(Chunk::Literal(bytes)) if !bytes.is_empty() => {
+            match self.chunks.front_mut()? {
+                Chunk::Literal(bytes) if !bytes.is_empty() => {
                     let bytes = Bytes::from(std::mem::take(bytes));
                     self.chunks.pop_front();
-                    return Ok(Some(bytes));
+                    return Some(bytes);
                 }
-                Some(Chunk::Span(span)) if span.length > 0 => {
-                    let want = span.length.min(most as u64) as usize;
-                    self.buf.reserve(want);
-                    self.buf.resize(want, 0);
-                    let read = self.file.read_at(&mut self.buf, span.offset)?;
-                    if read == 0 {
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::UnexpectedEof,
-                            "the file shrank while being sent",
-                        ));
-                    }
-                    self.buf.truncate(read);
-                    span.offset += read as u64;
-                    span.length -= read as u64;
-                    return Ok(Some(self.buf.split().freeze()));
+                Chunk::Span(span) if span.length > 0 => {
+                    let length = span.length.min(HOLE_BYTES as u64) as usize;
+                    let hole = self.spans.hole(&self.file, span.offset, length);
+                    span.offset += length as u64;
+                    span.length -= length as u64;
+                    return Some(hole);
                 }
-                Some(_) => {
+                _ => {
                     self.chunks.pop_front();
                 }
             }
@@ -130,25 +113,13 @@ impl Body for FileBody {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
+        _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let paced = std::task::ready!(self.pace.poll_chunk(cx));
-        // A small body (a player's range) goes in one read and one write; pacing
-        // pays off only for long ones.
-        let most = if self.remaining <= SMALL_BODY { self.remaining as usize } else { paced };
-        Poll::Ready(match self.next_bytes(most) {
-            Ok(None) => None,
-            Ok(Some(bytes)) => {
-                self.remaining -= bytes.len() as u64;
-                self.pace.produced(bytes.len());
-                Some(Ok(Frame::data(bytes)))
-            }
-            Err(error) => {
-                // The status line is gone: ending the body early is all that is left.
-                tracing::warn!(%error, "file body ended early");
-                Some(Err(wasmtime_wasi_http::Error::ConnectionTerminated))
-            }
-        })
+        let next = self.next_bytes();
+        if let Some(bytes) = &next {
+            self.remaining -= bytes.len() as u64;
+        }
+        Poll::Ready(next.map(|bytes| Ok(Frame::data(bytes))))
     }
 
     fn is_end_stream(&self) -> bool {

@@ -19,7 +19,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 
 use crate::config::Limits;
 use crate::metrics::TenantMetrics;
-use crate::pacing::Progress;
+use crate::sendfile::Spans;
 use crate::transcode::Transcoder;
 use crate::{bindings, file_body, response};
 
@@ -185,7 +185,7 @@ impl Sandbox {
     pub async fn handle(
         &self,
         request: hyper::Request<Incoming>,
-        connection: Arc<Progress>,
+        connection: Arc<Spans>,
     ) -> hyper::Response<HyperOutgoingBody> {
         let started = Instant::now();
         let answer = self.run_guest(request, connection).await;
@@ -210,7 +210,7 @@ impl Sandbox {
     async fn run_guest(
         &self,
         request: hyper::Request<Incoming>,
-        connection: Arc<Progress>,
+        connection: Arc<Spans>,
     ) -> Result<hyper::Response<HyperOutgoingBody>, Failure> {
         let mut store = self.new_store(connection).map_err(Failure::internal)?;
         let slot = store.data().file_body.clone();
@@ -266,7 +266,7 @@ impl Sandbox {
         }
     }
 
-    fn new_store(&self, connection: Arc<Progress>) -> Result<Store<GuestState>> {
+    fn new_store(&self, connection: Arc<Spans>) -> Result<Store<GuestState>> {
         // No env, no args, no network, no stdio: the read-only music dir is all.
         let mut wasi = WasiCtxBuilder::new();
         wasi.allow_blocking_current_thread(true)

@@ -22,7 +22,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::app::App;
 use crate::metrics::TenantMetrics;
-use crate::pacing::{CountingStream, Progress};
+use crate::sendfile::{Socket, Spans};
 use crate::{admin, response};
 
 /// Longest request target accepted; longer gets 414 (RFC 9110 §15.5.15).
@@ -30,8 +30,8 @@ const MAX_URI_BYTES: usize = 8 * 1024;
 /// Largest header section accepted; larger gets 431 (RFC 6585 §5).
 const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// hyper's per-connection buffer: the largest request head it reads, so that heads
-/// past our own limits still get our JSON 414/431. Response bytes are bounded by
-/// pacing instead (see `pacing`), so this does not cost memory per slow reader.
+/// past our own limits still get our JSON 414/431. File bytes never sit in hyper's
+/// buffers (see `sendfile`), so this does not cost memory per slow reader.
 const MAX_REQUEST_HEAD: usize = 256 * 1024;
 /// A client must send its request head within this time.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,15 +58,17 @@ pub async fn run(
             accepted = accept(&listener) => accepted,
             () = &mut shutdown => break,
         };
-        let (stream, progress) = CountingStream::new(stream);
+        let (socket, spans) = Socket::new(stream);
         let app = Arc::clone(&app);
         let service =
-            service_fn(move |request| route(Arc::clone(&app), Arc::clone(&progress), request));
+            service_fn(move |request| route(Arc::clone(&app), Arc::clone(&spans), request));
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
+            // Body buffers must be queued, not copied: `sendfile` fills their holes.
+            .writev(true)
             .header_read_timeout(HEADER_READ_TIMEOUT)
             .max_buf_size(MAX_REQUEST_HEAD)
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(TokioIo::new(socket), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
@@ -124,7 +126,7 @@ async fn reload_on_hangup(app: Arc<App>) {
 
 async fn route(
     app: Arc<App>,
-    connection: Arc<Progress>,
+    connection: Arc<Spans>,
     mut request: Request<Incoming>,
 ) -> Result<Response<Logged>, Infallible> {
     let started = Instant::now();

@@ -1,6 +1,7 @@
 //! Whole-file responses: exact bytes and headers for every format, MIME types,
 //! Content-Disposition, HEAD, `/health`, the request log and shutdown.
 
+use std::fs::File;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -393,4 +394,88 @@ fn the_name_is_the_percent_decoded_path_alone() {
         assert_eq!(response.status, 200, "{target}: {}", response.summary());
         assert_same_bytes(&response.body, &server.library().read(file), target);
     }
+}
+
+/// `len` bytes that differ from any shifted copy of themselves, so a misplaced or
+/// zeroed piece of a body cannot go unnoticed.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+#[test]
+fn mebibytes_of_a_file_arrive_exact_to_fast_and_slow_readers() {
+    let library = Library::empty();
+    let file = noise((5 << 20) + 3);
+    library.add("noise.flac", &file);
+    let server = TestServer::start(library);
+    let addr = server.addr();
+
+    let whole = http::request(addr, "GET", "/stream/noise.flac", &[], None);
+    assert_eq!(whole.status, 200, "{}", whole.summary());
+    assert_same_bytes(&whole.body, &file, "a fast reader's whole file");
+
+    // A reader that pauses makes the server's writes stop part-way, again and again.
+    let mut slow = http::OpenStream::open(addr, "/stream/noise.flac", &[("Connection", "close")]);
+    let mut received = Vec::new();
+    while received.len() < file.len() {
+        let take = (file.len() - received.len()).min(700 * 1024);
+        received.extend(slow.read(take));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_same_bytes(&received, &file, "a slow reader's whole file");
+    assert!(slow.rest().is_empty(), "nothing past the end");
+
+    // Ranges across the edges of the server's 1 MiB sends, one after another on a
+    // kept-alive connection, then as one multipart response.
+    let edges = [(1_048_570, 1_048_590), (2_097_000, 4_200_000), (5_242_870, 5_242_882)];
+    let mut connection = http::KeepAlive::connect(addr);
+    for (first, last) in edges {
+        let range = format!("bytes={first}-{last}");
+        let response = connection
+            .get_with("/stream/noise.flac", &[("Range", &range)])
+            .unwrap_or_else(|problem| panic!("{range}: {problem}"));
+        assert_eq!(response.status, 206, "{range}: {}", response.summary());
+        assert_same_bytes(&response.body, &file[first..=last], &range);
+    }
+    let ranges = "bytes=1048570-1048590, 2097000-4200000, 5242870-5242882";
+    let response = http::request(addr, "GET", "/stream/noise.flac", &[("Range", ranges)], None);
+    assert_eq!(response.status, 206, "{}", response.summary());
+    let parts = http::parse_byteranges(&response.expect_header("content-type"), &response.body)
+        .unwrap_or_else(|problem| panic!("{ranges}: {problem}"));
+    assert_eq!(parts.len(), edges.len(), "{ranges}: parts");
+    for (part, (first, last)) in parts.iter().zip(edges) {
+        assert_same_bytes(&part.data, &file[first..=last], &format!("part {first}-{last}"));
+    }
+}
+
+#[test]
+fn a_file_that_shrinks_mid_stream_ends_its_response_early_and_nothing_else() {
+    let library = Library::empty();
+    let len = 256u64 << 20;
+    library.add_sparse_file("shrinking.wav", len, &[]);
+    let server = TestServer::start(library);
+    let mut stream =
+        http::OpenStream::open(server.addr(), "/stream/shrinking.wav", &[("Connection", "close")]);
+    assert_eq!(stream.head.content_length(), len);
+    stream.read(1024);
+    File::options()
+        .write(true)
+        .open(server.library().path("shrinking.wav"))
+        .and_then(|file| file.set_len(1 << 20))
+        .expect("truncate the file being sent");
+    let rest = http::read_to_close(&mut stream.socket);
+    let received = stream.taken + (stream.pending.len() + rest.len()) as u64;
+    assert!(received < len, "the connection must end short of Content-Length, got all {len}");
+    let after = http::request(server.addr(), "GET", "/stream/shrinking.wav", &[], None);
+    assert_eq!(after.status, 200, "{}", after.summary());
+    assert_eq!(after.body.len(), 1 << 20, "the file as it is now");
+    server.assert_alive();
 }

@@ -86,6 +86,15 @@ impl Response {
     }
 }
 
+/// A request head: the request line, `Host`, `headers`, and the blank line.
+fn request_head(method: &str, target: &str, host: &str, headers: &[(&str, &str)]) -> String {
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head + "\r\n"
+}
+
 /// Sends one request with `Connection: close` and reads the response to the end of the
 /// connection, so that any byte the server sends beyond the response's framing is seen.
 pub fn request(
@@ -107,15 +116,11 @@ pub fn request_to(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Response {
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if let Some(body) = body {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    let mut bytes = head.into_bytes();
+    let length = body.map(|body| body.len().to_string());
+    let mut headers = headers.to_vec();
+    headers.push(("Connection", "close"));
+    headers.extend(length.as_deref().map(|length| ("Content-Length", length)));
+    let mut bytes = request_head(method, target, host, &headers).into_bytes();
     bytes.extend_from_slice(body.unwrap_or_default());
     let received = exchange(addr, &bytes);
     parse_response(&received, method == "HEAD")
@@ -130,11 +135,9 @@ pub fn try_request_to(
     target: &str,
     headers: &[(&str, &str)],
 ) -> Result<Response, String> {
-    let mut head = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
+    let mut headers = headers.to_vec();
+    headers.push(("Connection", "close"));
+    let head = request_head("GET", target, host, &headers);
     let mut stream = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
     stream.set_read_timeout(Some(READ_TIMEOUT)).map_err(|e| format!("timeout: {e}"))?;
     stream.write_all(head.as_bytes()).map_err(|e| format!("send: {e}"))?;
@@ -157,11 +160,7 @@ pub fn get_prefix(
     headers: &[(&str, &str)],
     max_body: usize,
 ) -> Response {
-    let mut head = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
+    let head = request_head("GET", target, &addr.to_string(), headers);
     let mut stream = connect(addr);
     stream.write_all(head.as_bytes()).expect("failed to send the request");
     let mut received = Vec::new();
@@ -191,7 +190,7 @@ pub fn get_prefix(
 /// empty body), the number of body bytes received and the last 16 of them.
 pub fn get_counted(addr: SocketAddr, target: &str) -> (Response, u64, Vec<u8>) {
     let mut stream = connect(addr);
-    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let request = request_head("GET", target, &addr.to_string(), &[("Connection", "close")]);
     stream.write_all(request.as_bytes()).expect("failed to send the request");
     let mut buf = vec![0u8; 256 * 1024];
     let mut head = Vec::new();
@@ -248,11 +247,7 @@ impl OpenStream {
         target: &str,
         headers: &[(&str, &str)],
     ) -> OpenStream {
-        let mut request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n");
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
+        let request = request_head("GET", target, host, headers);
         let mut socket = connect(addr);
         socket.write_all(request.as_bytes()).expect("failed to send the request");
         let mut received = Vec::new();
@@ -326,7 +321,12 @@ impl KeepAlive {
 
     /// `GET target` on this connection; `Err` says what went wrong on the wire.
     pub fn get(&mut self, target: &str) -> Result<Response, String> {
-        let request = format!("GET {target} HTTP/1.1\r\nHost: {}\r\n\r\n", self.addr);
+        self.get_with(target, &[])
+    }
+
+    /// `get` with extra request headers.
+    pub fn get_with(&mut self, target: &str, headers: &[(&str, &str)]) -> Result<Response, String> {
+        let request = request_head("GET", target, &self.addr.to_string(), headers);
         self.stream.write_all(request.as_bytes()).map_err(|e| format!("send: {e}"))?;
         let mut buf = [0u8; 64 * 1024];
         let mut wanted = None;

@@ -1,0 +1,188 @@
+//! File spans go from the page cache to the socket with `sendfile(2)`, beneath hyper.
+//!
+//! hyper frames each response and writes the body bytes it is handed; it cannot send
+//! from a file. So a span of a file crosses hyper as a *hole*: a slice, as long as the
+//! span, of a static region that nothing ever writes or reads ([`HOLES`]). The
+//! connection's [`Socket`] spots hole slices among the buffers hyper writes and fills
+//! each with `sendfile` from the span queued with it. hyper writes a connection's
+//! body bytes in order, so holes and spans pair up first to first.
+//!
+//! No file byte passes through user space, and a stalled reader pins no buffer: what
+//! waits is a queued span (a file handle and two numbers) and the kernel's socket
+//! buffer. This relies on hyper queueing body buffers rather than copying them, which
+//! it does with vectored writes on (`http1::Builder::writev(true)`); a copied hole
+//! would arrive as zeros, which is what the byte-exact tests would catch.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use rustix::net::SendFlags;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::TcpStream;
+
+/// The most one hole stands for; longer spans travel as several. hyper flushes
+/// once it holds more than its buffer size, so this is also about how much one
+/// flush asks of `sendfile`.
+pub const HOLE_BYTES: usize = 1 << 20;
+
+/// Never written, so never backed by memory: only its addresses are used.
+static HOLES: [u8; HOLE_BYTES] = [0; HOLE_BYTES];
+
+/// Whether `slice` is a hole rather than real bytes.
+fn is_hole(slice: &[u8]) -> bool {
+    !slice.is_empty() && HOLES.as_ptr_range().contains(&slice.as_ptr())
+}
+
+/// A connection's spans whose holes hyper holds but has not yet written, in order.
+#[derive(Default)]
+pub struct Spans(Mutex<VecDeque<Span>>);
+
+struct Span {
+    file: Arc<File>,
+    offset: u64,
+    length: usize,
+}
+
+impl Spans {
+    /// Queues `length` bytes of `file` from `offset` and returns the hole that
+    /// stands for them in the body; `length` is at most [`HOLE_BYTES`].
+    pub fn hole(&self, file: &Arc<File>, offset: u64, length: usize) -> Bytes {
+        let span = Span { file: Arc::clone(file), offset, length };
+        self.0.lock().unwrap().push_back(span);
+        Bytes::from_static(&HOLES[..length])
+    }
+}
+
+/// A client connection that fills holes from their files as hyper writes them.
+pub struct Socket {
+    stream: TcpStream,
+    spans: Arc<Spans>,
+}
+
+impl Socket {
+    /// Wraps `stream`; the returned [`Spans`] is shared with the bodies it carries.
+    pub fn new(stream: TcpStream) -> (Self, Arc<Spans>) {
+        let spans = Arc::new(Spans::default());
+        (Self { stream, spans: Arc::clone(&spans) }, spans)
+    }
+
+    /// Runs the non-blocking socket operation `op` once the socket is writable.
+    fn poll_op<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            ready!(self.stream.poll_write_ready(cx))?;
+            match self.stream.try_io(Interest::WRITABLE, &mut op) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+
+    /// Sends bytes that a hole follows, telling the kernel more is coming so the
+    /// head and the file's first bytes share packets.
+    fn poll_send_before_hole(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let flags = SendFlags::MORE | SendFlags::NOSIGNAL;
+        self.poll_op(cx, || {
+            rustix::net::sendmsg(&self.stream, bufs, &mut Default::default(), flags)
+                .map_err(io::Error::from)
+        })
+    }
+
+    /// Fills the hole of `length` bytes at the front of what hyper writes.
+    fn poll_fill_hole(&self, cx: &mut Context<'_>, length: usize) -> Poll<io::Result<usize>> {
+        let mut spans = self.spans.0.lock().unwrap();
+        // hyper advances a partly written hole as this advances its span, so the
+        // two always agree; anything else would put wrong bytes on the wire.
+        let Some(span) = spans.front_mut().filter(|span| span.length == length) else {
+            return Poll::Ready(Err(io::Error::other("a body hole without its file span")));
+        };
+        let sent = ready!(self.poll_op(cx, || {
+            rustix::fs::sendfile(&self.stream, &*span.file, Some(&mut span.offset), length)
+                .map_err(io::Error::from)
+        }))?;
+        if sent == 0 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while being sent",
+            )));
+        }
+        span.length -= sent;
+        if span.length == 0 {
+            spans.pop_front();
+        }
+        Poll::Ready(Ok(sent))
+    }
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Socket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match bufs.iter().position(|buf| is_hole(buf)) {
+            Some(0) => self.poll_fill_hole(cx, bufs[0].len()),
+            Some(before) => self.poll_send_before_hole(cx, &bufs[..before]),
+            None => Pin::new(&mut self.stream).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_slices_of_the_hole_region_are_holes() {
+        let spans = Spans::default();
+        let file = Arc::new(tempfile::tempfile().unwrap());
+        let hole = spans.hole(&file, 7, 100);
+        assert!(is_hole(&hole));
+        assert!(is_hole(&hole[99..]));
+        assert!(!is_hole(&hole[100..]), "an empty slice is nothing to fill");
+        assert!(!is_hole(&[0u8; 100]), "zeros elsewhere are real bytes");
+        assert!(!is_hole(b"bytes"));
+    }
+}
