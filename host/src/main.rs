@@ -6,6 +6,7 @@ mod bindings;
 mod config;
 mod engine;
 mod file_body;
+mod logging;
 mod metrics;
 mod response;
 mod sandbox;
@@ -126,7 +127,7 @@ fn main() -> Result<()> {
             .exit();
     }
     let Command::Serve(args) = Cli::from_arg_matches(&matches)?.command;
-    let _flush_logs_at_exit = init_logging();
+    let _flush_logs_at_exit = logging::init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .event_interval(EVENT_INTERVAL)
@@ -159,26 +160,4 @@ async fn serve(args: ServeArgs) -> Result<()> {
     };
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     server::run(app, listener, admin, grace).await
-}
-/// Log lines queued for the writer thread; its queue is allocated up front (the
-/// default, 128 000, costs 4 MiB).
-const LOG_LINES_BUFFERED: usize = 4096;
-
-/// Logs to stderr; `RUST_LOG` filters (default `info`). Lines are written by a
-/// background thread (a write per request on the workers cost ~15 % of small
-/// range requests); none are dropped, and the returned guard flushes them at exit.
-fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .buffered_lines_limit(LOG_LINES_BUFFERED)
-        .lossy(false)
-        .finish(std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(writer)
-        .init();
-    guard
 }

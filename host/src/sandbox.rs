@@ -214,7 +214,7 @@ impl Sandbox {
     ) -> Result<hyper::Response<HyperOutgoingBody>, Failure> {
         let mut store = self.new_store(connection).map_err(Failure::internal)?;
         let slot = store.data().file_body.clone();
-        let (sender, receiver) = oneshot::channel();
+        let (sender, mut receiver) = oneshot::channel();
         let outparam = store
             .data_mut()
             .http()
@@ -230,9 +230,7 @@ impl Sandbox {
         let pre = self.pre.clone();
         let timeout = self.limits.request_timeout();
         let instantiation = self.metrics.instantiation.clone();
-        // The guest runs in its own task: it may still be writing a body that this
-        // task's caller has to pump to the client.
-        let guest = tokio::spawn(async move {
+        let mut guest = Box::pin(async move {
             let run = async {
                 let started = Instant::now();
                 let proxy = pre.instantiate_async(&mut store).await?;
@@ -251,19 +249,33 @@ impl Sandbox {
                 }),
             }
         });
-        match receiver.await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(code)) => Err(Failure::internal(anyhow::anyhow!(
-                "the guest answered with an error: {code:?}"
-            ))),
-            Err(_) => match guest.await {
-                Ok(Ok(())) => {
-                    Err(Failure::internal(anyhow::anyhow!("the guest returned without a response")))
-                }
-                Ok(Err(failure)) => Err(failure),
-                Err(join) => Err(Failure::internal(join.into())),
-            },
-        }
+        // The guest runs in this task until it has answered, which is all most
+        // requests need; a guest still writing its body (a transcode) carries on in
+        // a task of its own while hyper sends what it writes.
+        let (answer, finished) = tokio::select! {
+            biased;
+            answer = &mut receiver => (answer.ok(), None),
+            finished = &mut guest => (receiver.try_recv().ok(), Some(finished)),
+        };
+        let answer = match (answer, finished) {
+            (Some(answer), None) => {
+                tokio::spawn(guest);
+                answer
+            }
+            (Some(answer), Some(_)) => answer,
+            (None, finished) => {
+                let finished = match finished {
+                    Some(finished) => finished,
+                    None => guest.await,
+                };
+                return Err(finished.err().unwrap_or_else(|| {
+                    Failure::internal(anyhow::anyhow!("the guest returned without a response"))
+                }));
+            }
+        };
+        answer.map_err(|code| {
+            Failure::internal(anyhow::anyhow!("the guest answered with an error: {code:?}"))
+        })
     }
 
     fn new_store(&self, connection: Arc<Spans>) -> Result<Store<GuestState>> {

@@ -189,13 +189,12 @@ fn range_requests_through_nginx_alternate_between_two_replicas_and_reassemble_th
         per_replica.iter().all(|&n| n >= 1.0),
         "one replica served every range: {per_replica:?}"
     );
-    // Each replica's log has a line for each range it served.
+    // Each replica's log has a line for each range it served (logs are written in
+    // batches, a moment later).
     for (replica, &count) in replicas.iter().zip(&per_replica) {
-        let lines = replica
-            .log_lines()
-            .iter()
-            .filter(|line| line.contains("path=/stream/two-replicas.mp3 status=206"))
-            .count();
+        let is_range = |line: &str| line.contains("path=/stream/two-replicas.mp3 status=206");
+        replica.wait_for_log(count as usize, Duration::from_secs(2), is_range);
+        let lines = replica.log_lines().iter().filter(|line| is_range(line)).count();
         assert_eq!(lines as f64, count, "log lines of 206s on {}", replica.addr());
     }
 }

@@ -311,10 +311,19 @@ fn every_request_is_logged_with_method_path_and_status() {
 }
 
 #[test]
-fn server_exits_cleanly_on_sigterm() {
-    let server = TestServer::start(Library::standard());
-    server.assert_alive();
-    server.finish();
+fn server_exits_cleanly_on_sigterm_with_every_log_line_written() {
+    let mut server = TestServer::start(Library::standard());
+    server.stream(WAV, &[("Range", "bytes=0-99")]);
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(15));
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    // Log lines are written in batches: the last batch must not be lost at exit.
+    let logged = |words: &[&str]| {
+        server
+            .wait_for_log(1, Duration::from_secs(2), |line| words.iter().all(|w| line.contains(w)))
+    };
+    assert!(logged(&["GET", "/stream/tone.wav", "206"]), "{}", server.log_text());
+    assert!(logged(&["shutting down"]), "{}", server.log_text());
 }
 
 #[test]
