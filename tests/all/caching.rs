@@ -90,6 +90,17 @@ fn if_none_match_with_the_current_etag_is_304() {
             ("weak_form_matches", vec![("If-None-Match", &weak)], 304),
             ("other", vec![("If-None-Match", "\"other\"")], 200),
             ("on_a_range_request", vec![("If-None-Match", &etag), ("Range", "bytes=0-9")], 304),
+            // §5.3: repeated fields are one list; the match may be in any of them.
+            (
+                "in_the_second_of_two_fields",
+                vec![("If-None-Match", "\"other\""), ("If-None-Match", &etag)],
+                304,
+            ),
+            (
+                "in_neither_of_two_fields",
+                vec![("If-None-Match", "\"other\""), ("If-None-Match", "\"another\"")],
+                200,
+            ),
         ],
     );
 }
