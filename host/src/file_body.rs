@@ -22,7 +22,7 @@ use crate::sandbox::GuestState;
 use crate::sendfile::{HOLE_BYTES, Spans};
 
 /// Where the import leaves a body for the response the guest is about to set.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Slot {
     body: Arc<Mutex<Option<FileBody>>>,
     connection: Arc<Spans>,

@@ -133,7 +133,9 @@ fn main() -> Result<()> {
         .event_interval(EVENT_INTERVAL)
         .build()
         .context("failed to start the tokio runtime")?;
-    runtime.block_on(serve(args))
+    // On a worker, not this thread: a connection accepted there starts on the same
+    // worker instead of waking another thread.
+    runtime.block_on(async { tokio::spawn(serve(args)).await.context("the server task failed")? })
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {

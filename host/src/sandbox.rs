@@ -2,7 +2,8 @@
 //! whose only capability is the tenant's music dir, read-only, within its limits.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -12,8 +13,8 @@ use tokio::sync::oneshot;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{CallHook, Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
@@ -34,6 +35,20 @@ pub struct Sandbox {
     transcoder: Arc<Transcoder>,
     limits: Limits,
     metrics: TenantMetrics,
+    /// An instance made ahead of the request it will serve, so that instantiation
+    /// is off the request's path (it costs more than the rest of a small request
+    /// when the machine is otherwise idle). Each instance still serves one request.
+    spare: Mutex<Option<Fresh>>,
+    /// Whether a spare is being made.
+    making_spare: AtomicBool,
+}
+
+/// A guest instantiated in a store of its own, not yet given a request.
+struct Fresh {
+    store: Store<GuestState>,
+    proxy: Proxy,
+    /// How long instantiation took, observed when a request gets the instance.
+    instantiation: Duration,
 }
 
 /// What one request's store holds.
@@ -178,12 +193,20 @@ impl Sandbox {
             .map_err(anyhow::Error::from)
             .context("the guest does not fit the tapedeck world")?;
         let transcoder = Transcoder::new(limits.max_decoders, metrics.clone());
-        Ok(Self { pre, music_dir, transcoder, limits, metrics })
+        Ok(Self {
+            pre,
+            music_dir,
+            transcoder,
+            limits,
+            metrics,
+            spare: Mutex::new(None),
+            making_spare: AtomicBool::new(false),
+        })
     }
 
     /// Runs the guest on one request, in a store of its own.
     pub async fn handle(
-        &self,
+        self: &Arc<Self>,
         request: hyper::Request<Incoming>,
         connection: Arc<Spans>,
     ) -> hyper::Response<HyperOutgoingBody> {
@@ -208,12 +231,15 @@ impl Sandbox {
     }
 
     async fn run_guest(
-        &self,
+        self: &Arc<Self>,
         request: hyper::Request<Incoming>,
         connection: Arc<Spans>,
     ) -> Result<hyper::Response<HyperOutgoingBody>, Failure> {
-        let mut store = self.new_store(connection).map_err(Failure::internal)?;
-        let slot = store.data().file_body.clone();
+        let Fresh { mut store, proxy, .. } = self.fresh().await?;
+        let slot = file_body::Slot::new(connection);
+        store.data_mut().file_body = slot.clone();
+        // The deadline counts from now, not from when the instance was made.
+        store.set_epoch_deadline(1);
         let (sender, mut receiver) = oneshot::channel();
         let outparam = store
             .data_mut()
@@ -227,16 +253,9 @@ impl Sandbox {
             .http()
             .new_incoming_request(Scheme::Http, request)
             .map_err(|error| Failure::internal(error.into()))?;
-        let pre = self.pre.clone();
         let timeout = self.limits.request_timeout();
-        let instantiation = self.metrics.instantiation.clone();
         let mut guest = Box::pin(async move {
-            let run = async {
-                let started = Instant::now();
-                let proxy = pre.instantiate_async(&mut store).await?;
-                instantiation.observe(started.elapsed().as_secs_f64());
-                proxy.wasi_http_incoming_handler().call_handle(&mut store, request, outparam).await
-            };
+            let run = proxy.wasi_http_incoming_handler().call_handle(&mut store, request, outparam);
             // Dropping the store at the deadline ends the body and kills any decoder.
             match tokio::time::timeout(timeout, run).await {
                 Ok(Ok(())) => Ok(()),
@@ -278,7 +297,39 @@ impl Sandbox {
         })
     }
 
-    fn new_store(&self, connection: Arc<Spans>) -> Result<Store<GuestState>> {
+    /// An instance for a request: the spare if there is one, else one made now;
+    /// either way another spare is then made in the background.
+    async fn fresh(self: &Arc<Self>) -> Result<Fresh, Failure> {
+        let spare = self.spare.lock().unwrap().take();
+        let fresh = match spare {
+            Some(fresh) => fresh,
+            None => self.instantiate().await?,
+        };
+        self.metrics.instantiation.observe(fresh.instantiation.as_secs_f64());
+        if !self.making_spare.swap(true, Ordering::AcqRel) {
+            let sandbox = Arc::clone(self);
+            tokio::spawn(async move {
+                match sandbox.instantiate().await {
+                    Ok(fresh) => *sandbox.spare.lock().unwrap() = Some(fresh),
+                    // The next request makes its own and reports the failure.
+                    Err(failure) => tracing::debug!(error = %failure.error, "no spare instance"),
+                }
+                sandbox.making_spare.store(false, Ordering::Release);
+            });
+        }
+        Ok(fresh)
+    }
+
+    async fn instantiate(&self) -> Result<Fresh, Failure> {
+        let mut store = self.new_store().map_err(Failure::internal)?;
+        let started = Instant::now();
+        match self.pre.instantiate_async(&mut store).await {
+            Ok(proxy) => Ok(Fresh { store, proxy, instantiation: started.elapsed() }),
+            Err(error) => Err(Failure { limit: store.data().limit_hit(), error: error.into() }),
+        }
+    }
+
+    fn new_store(&self) -> Result<Store<GuestState>> {
         // No env, no args, no network, no stdio: the read-only music dir is all.
         let mut wasi = WasiCtxBuilder::new();
         wasi.allow_blocking_current_thread(true)
@@ -290,7 +341,7 @@ impl Sandbox {
             http: WasiHttpCtx::new(),
             hooks: NoOutgoingRequests,
             table: ResourceTable::new(),
-            file_body: file_body::Slot::new(connection),
+            file_body: file_body::Slot::default(),
             transcoder: Arc::clone(&self.transcoder),
             memory: MemoryCap { limit: self.limits.memory_bytes(), hit: false },
             cpu: CpuMeter::default(),

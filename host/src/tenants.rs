@@ -24,7 +24,7 @@ pub struct Tenant {
     token: Option<String>,
     requests: Arc<Semaphore>,
     /// The tenant's compiled guest and its limits.
-    pub sandbox: Sandbox,
+    pub sandbox: Arc<Sandbox>,
     /// The tenant's metrics.
     pub metrics: TenantMetrics,
 }
@@ -93,6 +93,7 @@ fn build_tenant(
     let tenant_metrics = metrics.tenant(&config.name);
     let sandbox =
         Sandbox::new(linker, &component, music_dir, config.limits, tenant_metrics.clone())?;
+    let sandbox = Arc::new(sandbox);
     Ok(Tenant {
         hosts: config.hosts.clone(),
         path_prefix: config.path_prefix.clone(),

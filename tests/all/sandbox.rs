@@ -184,6 +184,26 @@ fn guest_cannot_open_sockets_connect_or_resolve_names() {
 }
 
 #[test]
+fn every_request_gets_an_instance_no_request_has_used() {
+    let server = hostile_server();
+    let addr = server.addr();
+    // Sequential requests (each may get the instance made ahead while the server
+    // was idle), then concurrent ones.
+    let mut counts: Vec<u64> =
+        (0..20).map(|_| server.get("/count", &[]).json()["handled"].as_u64().unwrap()).collect();
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let response = crate::support::http::request(addr, "GET", "/count", &[], None);
+                response.json()["handled"].as_u64().unwrap()
+            })
+        })
+        .collect();
+    counts.extend(threads.into_iter().map(|thread| thread.join().expect("request thread")));
+    assert!(counts.iter().all(|&count| count == 1), "requests each instance handled: {counts:?}");
+}
+
+#[test]
 fn trapping_guest_gets_500_json_and_the_server_keeps_serving() {
     let server = hostile_server();
     for _ in 0..3 {

@@ -59,6 +59,7 @@ mod handler {
                 "/trap" => misbehave::trap(),
                 "/spin" => misbehave::spin(),
                 "/alloc" => misbehave::alloc(query.first_u16("chunk_mib")),
+                "/count" => misbehave::count(),
                 _ => json::Object::new().string("guest", "hostile").finish(),
             };
             respond(response_out, &body);

@@ -1,6 +1,16 @@
-//! `/trap`, `/spin` and `/alloc`: a guest that fails in each way a host must survive.
+//! `/trap`, `/spin` and `/alloc`: a guest that fails in each way a host must survive;
+//! `/count`: a guest that would carry state from one request to the next.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Requests this instance has handled, this one included: 1 unless an instance
+/// serves more than one request.
+pub fn count() -> String {
+    static HANDLED: AtomicU64 = AtomicU64::new(0);
+    let handled = HANDLED.fetch_add(1, Ordering::Relaxed) + 1;
+    format!("{{\"handled\":{handled}}}")
+}
 
 /// Panics before responding: the host must answer 500 for this request only.
 pub fn trap() -> String {
