@@ -151,8 +151,10 @@ impl AsyncWrite for Socket {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         match bufs.iter().position(|buf| is_hole(buf)) {
-            Some(0) => self.poll_fill_hole(cx, bufs[0].len()),
-            Some(before) => self.poll_send_before_hole(cx, &bufs[..before]),
+            Some(at) if bufs[..at].iter().all(|buf| buf.is_empty()) => {
+                self.poll_fill_hole(cx, bufs[at].len())
+            }
+            Some(at) => self.poll_send_before_hole(cx, &bufs[..at]),
             None => Pin::new(&mut self.stream).poll_write_vectored(cx, bufs),
         }
     }
@@ -172,7 +174,64 @@ impl AsyncWrite for Socket {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+
+    use tokio::io::AsyncWriteExt;
+
     use super::*;
+
+    /// Writes `bufs` through a [`Socket`] until all are written, as hyper does, and
+    /// returns what the peer received.
+    fn send_through_socket(bufs_for: impl FnOnce(&Spans) -> Vec<Bytes>) -> Vec<u8> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (mut socket, spans) = Socket::new(listener.accept().await.unwrap().0);
+            let mut bufs = bufs_for(&spans);
+            while bufs.iter().any(|buf| !buf.is_empty()) {
+                let slices: Vec<IoSlice<'_>> = bufs.iter().map(|buf| IoSlice::new(buf)).collect();
+                let mut written = socket.write_vectored(&slices).await.unwrap();
+                assert!(written > 0, "a write of {} bytes made no progress", slices.len());
+                for buf in &mut bufs {
+                    let taken = written.min(buf.len());
+                    bytes::Buf::advance(buf, taken);
+                    written -= taken;
+                }
+            }
+            socket.shutdown().await.unwrap();
+            drop(socket);
+            let mut received = Vec::new();
+            peer.read_to_end(&mut received).unwrap();
+            received
+        })
+    }
+
+    #[test]
+    fn holes_arrive_as_their_file_bytes_between_the_literal_bytes() {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"0123456789abcdefghij").unwrap();
+        let file = Arc::new(file);
+        let received = send_through_socket(|spans| {
+            vec![
+                Bytes::new(),
+                Bytes::from_static(b"head|"),
+                spans.hole(&file, 10, 6),
+                Bytes::new(),
+                spans.hole(&file, 0, 3),
+                Bytes::from_static(b"|tail"),
+            ]
+        });
+        assert_eq!(String::from_utf8_lossy(&received), "head|abcdef012|tail");
+    }
+
+    #[test]
+    fn a_hole_first_after_empty_buffers_is_filled() {
+        let file = Arc::new(tempfile::tempfile().unwrap());
+        (&*file).write_all(b"xyz").unwrap();
+        let received = send_through_socket(|spans| vec![Bytes::new(), spans.hole(&file, 1, 2)]);
+        assert_eq!(received, b"yz");
+    }
 
     #[test]
     fn only_slices_of_the_hole_region_are_holes() {
