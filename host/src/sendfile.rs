@@ -192,7 +192,7 @@ mod tests {
             while bufs.iter().any(|buf| !buf.is_empty()) {
                 let slices: Vec<IoSlice<'_>> = bufs.iter().map(|buf| IoSlice::new(buf)).collect();
                 let mut written = socket.write_vectored(&slices).await.unwrap();
-                assert!(written > 0, "a write of {} bytes made no progress", slices.len());
+                assert!(written > 0, "a write of {} buffers made no progress", slices.len());
                 for buf in &mut bufs {
                     let taken = written.min(buf.len());
                     bytes::Buf::advance(buf, taken);
