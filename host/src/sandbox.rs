@@ -1,7 +1,8 @@
 //! A tenant's sandbox: its pre-instantiated guest, and a fresh store per request
 //! whose only capability is the tenant's music dir, read-only, within its limits.
 
-use std::path::PathBuf;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -10,9 +11,11 @@ use anyhow::{Context, Result};
 use http::StatusCode;
 use hyper::body::Incoming;
 use tokio::sync::oneshot;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, HasData, Linker, Resource, ResourceTable};
 use wasmtime::{CallHook, Engine, ResourceLimiter, Store, UpdateDeadline};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::filesystem::{Descriptor, Dir};
+use wasmtime_wasi::p2::bindings::filesystem::preopens;
+use wasmtime_wasi::{FsPerms, OpenMode, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -31,7 +34,8 @@ const MAX_GUEST_OBJECTS: usize = 32;
 /// A tenant's compiled guest, ready to serve requests in its music dir.
 pub struct Sandbox {
     pre: ProxyPre<GuestState>,
-    music_dir: PathBuf,
+    /// The tenant's music dir, opened once; each store gets a handle to it.
+    music_dir: Dir,
     transcoder: Arc<Transcoder>,
     limits: Limits,
     metrics: TenantMetrics,
@@ -54,6 +58,8 @@ struct Fresh {
 /// What one request's store holds.
 pub struct GuestState {
     wasi: WasiCtx,
+    /// The guest's only preopen (see [`MusicDir`]).
+    music_dir: Dir,
     http: WasiHttpCtx,
     hooks: NoOutgoingRequests,
     pub(crate) table: ResourceTable,
@@ -163,12 +169,39 @@ impl WasiHttpHooks for NoOutgoingRequests {
     }
 }
 
-/// Links a guest against what a guest may import: WASI (granted nothing but the
-/// preopen by each store's context), `wasi:http/types` (but no outgoing handler),
-/// and tapedeck's own imports.
+/// `wasi:filesystem/preopens` for a guest: its tenant's music dir, read-only, as
+/// `.`. It replaces wasmtime-wasi's own, which reopens a path for every store (an
+/// `open` and a `close` per request); this hands out the sandbox's one handle.
+struct MusicDir;
+
+impl HasData for MusicDir {
+    type Data<'a> = MusicDirView<'a>;
+}
+
+struct MusicDirView<'a> {
+    dir: &'a Dir,
+    table: &'a mut ResourceTable,
+}
+
+impl preopens::Host for MusicDirView<'_> {
+    fn get_directories(&mut self) -> wasmtime::Result<Vec<(Resource<Descriptor>, String)>> {
+        let dir = self.table.push(Descriptor::Dir(self.dir.clone()))?;
+        Ok(vec![(dir, ".".to_owned())])
+    }
+}
+
+/// Links a guest against what a guest may import: WASI (granting nothing but the
+/// music dir), `wasi:http/types` (but no outgoing handler), and tapedeck's own
+/// imports.
 pub fn linker(engine: &Engine) -> Result<Linker<GuestState>> {
-    let mut linker = Linker::new(engine);
+    let mut linker = Linker::<GuestState>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    linker.allow_shadowing(true);
+    preopens::add_to_linker::<_, MusicDir>(&mut linker, |state| MusicDirView {
+        dir: &state.music_dir,
+        table: &mut state.table,
+    })?;
+    linker.allow_shadowing(false);
     wasmtime_wasi_http::p2::bindings::http::types::add_to_linker::<_, wasmtime_wasi_http::WasiHttp>(
         &mut linker,
         &Default::default(),
@@ -176,6 +209,15 @@ pub fn linker(engine: &Engine) -> Result<Linker<GuestState>> {
     )?;
     bindings::add_to_linker(&mut linker)?;
     Ok(linker)
+}
+
+/// Opens `path` as a directory handle for the guest: read-only, and `O_PATH`, as
+/// wasmtime-wasi opens a preopen (every access is relative to it).
+fn open_dir(path: &Path) -> std::io::Result<Dir> {
+    let flags = rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::PATH;
+    let dir =
+        std::fs::OpenOptions::new().read(true).custom_flags(flags.bits() as i32).open(path)?;
+    Ok(Dir::new(dir, FsPerms::ReadOnly, OpenMode::READ, true))
 }
 
 impl Sandbox {
@@ -193,6 +235,8 @@ impl Sandbox {
             .map_err(anyhow::Error::from)
             .context("the guest does not fit the tapedeck world")?;
         let transcoder = Transcoder::new(limits.max_decoders, metrics.clone());
+        let music_dir = open_dir(&music_dir)
+            .with_context(|| format!("failed to open the music dir `{}`", music_dir.display()))?;
         Ok(Self {
             pre,
             music_dir,
@@ -321,7 +365,7 @@ impl Sandbox {
     }
 
     async fn instantiate(&self) -> Result<Fresh, Failure> {
-        let mut store = self.new_store().map_err(Failure::internal)?;
+        let mut store = self.new_store();
         let started = Instant::now();
         match self.pre.instantiate_async(&mut store).await {
             Ok(proxy) => Ok(Fresh { store, proxy, instantiation: started.elapsed() }),
@@ -329,15 +373,13 @@ impl Sandbox {
         }
     }
 
-    fn new_store(&self) -> Result<Store<GuestState>> {
-        // No env, no args, no network, no stdio: the read-only music dir is all.
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.allow_blocking_current_thread(true)
-            .preopened_dir(&self.music_dir, ".", FsPerms::ReadOnly)
-            .map_err(anyhow::Error::from)
-            .context("failed to open the music dir")?;
+    fn new_store(&self) -> Store<GuestState> {
+        // No env, no args, no network, no stdio, no preopens: `MusicDir` adds the
+        // read-only music dir, and that is all.
+        let wasi = WasiCtxBuilder::new().allow_blocking_current_thread(true).build();
         let state = GuestState {
-            wasi: wasi.build(),
+            wasi,
+            music_dir: self.music_dir.clone(),
             http: WasiHttpCtx::new(),
             hooks: NoOutgoingRequests,
             table: ResourceTable::new(),
@@ -362,7 +404,7 @@ impl Sandbox {
             }
             Ok(UpdateDeadline::Yield(1))
         });
-        Ok(store)
+        store
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::support::http::pct_segment;
 use crate::support::library::{SECRET_MARKER, SIBLING_SECRET};
-use crate::support::{Library, TestServer};
+use crate::support::{Library, TestServer, assert_same_bytes};
 
 /// The hostile guest component, built by the host's build script.
 const HOSTILE_GUEST: &str = env!("TAPEDECK_HOSTILE_GUEST");
@@ -140,6 +140,23 @@ fn guest_sees_exactly_one_preopen_and_it_is_the_music_dir() {
         .filter_map(Value::as_str)
         .collect();
     assert_eq!(listed, expected, "the preopen's entries are not the music dir's");
+}
+
+#[test]
+fn guest_cannot_change_the_music_dir() {
+    let server = hostile_server();
+    let before = music_entries(&server);
+    let json = report(&server, "/escape/write");
+    let attempts = json["attempts"].as_object().expect("attempts");
+    assert!(attempts.len() >= 8, "too few attempts reported: {json}");
+    let changed: Vec<String> = attempts
+        .iter()
+        .filter(|(_, outcome)| !outcome.as_str().unwrap_or_default().starts_with("err:"))
+        .map(|(name, outcome)| format!("{name} => {outcome}"))
+        .collect();
+    assert!(changed.is_empty(), "the guest changed the music dir:\n{}", changed.join("\n"));
+    assert_eq!(music_entries(&server), before, "the music dir's entries");
+    assert_same_bytes(&server.library().read(CONTROL_FILE), CONTROL_BYTES, CONTROL_FILE);
 }
 
 #[test]

@@ -114,3 +114,45 @@ fn names(dir: &Descriptor) -> Result<String, &'static str> {
     names.sort();
     Ok(names.join("|"))
 }
+
+/// `/escape/write`: tries to change the music dir through its preopen (create, write,
+/// truncate, delete, rename, make a directory) and through `std::fs`; renders
+/// `{"attempts": {...}}` with `"ok:…"` or `"err:…"` for each.
+pub fn write_report() -> String {
+    let mut attempts = Object::new();
+    for (index, (dir, _name)) in get_directories().iter().enumerate() {
+        let open = |flags: OpenFlags, access: DescriptorFlags| {
+            dir.open_at(PathFlags::empty(), CONTROL_FILE, flags, access)
+        };
+        let tries = [
+            (
+                "create",
+                dir.open_at(
+                    PathFlags::empty(),
+                    "created-by-guest.mp3",
+                    OpenFlags::CREATE,
+                    DescriptorFlags::READ | DescriptorFlags::WRITE,
+                )
+                .map(drop),
+            ),
+            ("open_for_write", open(OpenFlags::empty(), DescriptorFlags::WRITE).map(drop)),
+            ("truncate", open(OpenFlags::TRUNCATE, DescriptorFlags::READ).map(drop)),
+            (
+                "write_through_a_read_handle",
+                open(OpenFlags::empty(), DescriptorFlags::READ)
+                    .and_then(|file| file.write(b"overwritten", 0))
+                    .map(drop),
+            ),
+            ("delete", dir.unlink_file_at(CONTROL_FILE)),
+            ("rename", dir.rename_at(CONTROL_FILE, dir, "renamed.mp3")),
+            ("mkdir", dir.create_directory_at("made-by-guest")),
+        ];
+        for (name, result) in tries {
+            let key = format!("preopen{index}:{name}");
+            attempts = attempts.string(&key, &json::outcome(result, |()| "done".into()));
+        }
+    }
+    let std_create = std::fs::write("std-created.mp3", b"x");
+    attempts = attempts.string("std:create", &json::outcome(std_create, |()| "done".into()));
+    Object::new().raw("attempts", attempts.finish()).finish()
+}

@@ -52,6 +52,7 @@ mod handler {
             };
             let body = match path {
                 "/escape/files" => files::report(&query.all("try")),
+                "/escape/write" => files::write_report(),
                 "/escape/env" => env::report(),
                 "/escape/network" => {
                     network::report(query.first_u16("port"), query.first_u16("udp"))
