@@ -35,6 +35,18 @@ class Target:
         kids = children(self.pid) if self.name == "nginx" else []
         return ([self.pid] if with_master or not kids else []) + kids
 
+    def cpu_seconds(self):
+        """User plus system CPU time the server's processes have used so far."""
+        ticks = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            except FileNotFoundError:
+                pass
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stats(self, with_master=True):
         """Open fds, RSS in MiB and established server-side sockets, summed over pids()."""
         fds = rss = 0

@@ -4,6 +4,8 @@ Reports req/s and the p50/p99 latency from wrk's own histogram, each the median 
 runs that alternate between servers (3 rounds of 4 s; --quick: 2 of 3 s), so a burst of
 background load on this shared machine does not land on one server only. wrk and the
 server share the 2 cores, as they do for nginx too.
+Also reports the server's CPU time per request (user + system, from /proc, over the same
+runs): on a machine this size the ranges row is CPU-bound, and this says where it goes.
 Checks that the answers were ranges: any non-2xx/3xx, socket error or a mean response
 larger than a 64 KiB part plus headers is reported beside the numbers.
 """
@@ -19,10 +21,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def wrk(t, seconds):
+    cpu_before = t.cpu_seconds()
     out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-s",
                           os.path.join(HERE, "ranges.lua"), t.url("")],
                          capture_output=True, text=True, check=True).stdout
     s = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    s["cpu_us"] = (t.cpu_seconds() - cpu_before) * 1e6
     log(f"(b) {t.name}: {s}")
     time.sleep(0.5)  # let the closed connections drain before the next run
     return s
@@ -48,6 +52,8 @@ def main():
         row("(b) random 64 KiB ranges, wrk -c64", t.name, rps, "req/s", "higher", note)
         row("(b) ranges latency p50", t.name, median([s["p50_us"] / 1000 for s in runs[t.name]]), "ms", "lower")
         row("(b) ranges latency p99", t.name, median([s["p99_us"] / 1000 for s in runs[t.name]]), "ms", "lower")
+        cpu = median([s["cpu_us"] / s["requests"] for s in runs[t.name] if s["requests"]])
+        row("(b) ranges: server CPU per request", t.name, cpu, "µs", "lower")
 
 
 if __name__ == "__main__":
