@@ -25,7 +25,7 @@ use crate::config::Limits;
 use crate::metrics::TenantMetrics;
 use crate::sendfile::Spans;
 use crate::transcode::Transcoder;
-use crate::{bindings, file_body, response};
+use crate::{bindings, engine, file_body, response};
 
 /// Core instances, tables and memories one guest may create: a Rust component
 /// needs a handful; the cap stops a guest that would make thousands.
@@ -112,18 +112,21 @@ impl ResourceLimiter for MemoryCap {
 
 /// Time spent running wasm, measured at every crossing between wasm and the host:
 /// a guest blocked in a host call (splicing a slow stream) is not using the CPU.
+/// It counts epoch ticks, not nanoseconds: a crossing costs a load instead of a
+/// clock read, and a burst of wasm counts a tick as often as it spans one, which
+/// over many bursts adds up to the time spent.
 #[derive(Default)]
 struct CpuMeter {
-    used: Duration,
-    running_since: Option<Instant>,
+    used_ticks: u64,
+    running_since: Option<u64>,
 }
 
 impl CpuMeter {
     fn crossing(&mut self, hook: CallHook) {
-        let now = Instant::now();
+        let now = engine::ticks();
         if hook.entering_host() {
             if let Some(since) = self.running_since.take() {
-                self.used += now - since;
+                self.used_ticks += now - since;
             }
         } else {
             self.running_since = Some(now);
@@ -131,7 +134,9 @@ impl CpuMeter {
     }
 
     fn used(&self) -> Duration {
-        self.used + self.running_since.map_or(Duration::ZERO, |since| since.elapsed())
+        let running = self.running_since.map_or(0, |since| engine::ticks() - since);
+        let ticks = u32::try_from(self.used_ticks + running).unwrap_or(u32::MAX);
+        engine::EPOCH_TICK.saturating_mul(ticks)
     }
 }
 

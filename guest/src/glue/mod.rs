@@ -36,7 +36,12 @@ wit_bindgen::generate!({
     },
 });
 
+mod bump;
 mod transcoded;
+
+/// Each instance serves one request and is dropped whole: see [`bump`].
+#[global_allocator]
+static ALLOCATOR: bump::Bump = bump::Bump::new();
 
 use tapedeck::server::file_body;
 use transcoded::{transcode_error, transcoded, write_transcode};
