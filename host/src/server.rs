@@ -23,7 +23,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use crate::app::App;
 use crate::metrics::TenantMetrics;
 use crate::sendfile::{Socket, Spans};
-use crate::{admin, response};
+use crate::{admin, logging, response};
 
 /// Longest request target accepted; longer gets 414 (RFC 9110 §15.5.15).
 const MAX_URI_BYTES: usize = 8 * 1024;
@@ -280,14 +280,17 @@ impl Drop for Logged {
                 "-"
             }
         };
-        tracing::info!(
-            tenant,
-            method = %self.method,
-            path = %self.target,
-            status = self.status.as_u16(),
-            bytes = self.bytes,
-            ms = %format_args!("{:.2}", self.started.elapsed().as_secs_f64() * 1000.0),
-            "request"
-        );
+        if logging::access_enabled() {
+            let micros = self.started.elapsed().as_micros();
+            logging::access(format_args!(
+                "request tenant={tenant:?} method={} path={} status={status} bytes={} \
+                     ms={}.{:02}",
+                self.method,
+                self.target,
+                self.bytes,
+                micros / 1000,
+                micros % 1000 / 10,
+            ));
+        }
     }
 }

@@ -327,6 +327,30 @@ fn server_exits_cleanly_on_sigterm_with_every_log_line_written() {
 }
 
 #[test]
+fn the_access_log_is_its_own_target_that_rust_log_can_turn_off() {
+    let quiet = std::ffi::OsStr::new("info,tapedeck::access=off");
+    let mut servers = [
+        (TestServer::start(Library::standard()), true),
+        (TestServer::start_with(Library::standard(), &[], &[("RUST_LOG", quiet)]), false),
+    ];
+    for (server, logs_requests) in &mut servers {
+        server.stream(WAV, &[("Range", "bytes=0-99")]);
+        server.signal("TERM");
+        assert!(server.wait_exit(Duration::from_secs(15)).success());
+        // Every line is written by exit: once the last one is read, the request's
+        // is there or never will be.
+        server.wait_for_log(1, Duration::from_secs(2), |line| line.contains("shutting down"));
+        let log = server.log_text();
+        let access = log.lines().any(|line| {
+            line.contains("INFO tapedeck::access: request tenant=\"default\" method=GET")
+                && line.contains("path=/stream/tone.wav status=206 bytes=100 ms=")
+        });
+        assert!(log.contains("shutting down"), "{log}");
+        assert_eq!(access, *logs_requests, "{log}");
+    }
+}
+
+#[test]
 fn a_2_gib_file_streams_whole_in_bounded_memory() {
     let library = Library::empty();
     let len: u64 = (2 << 30) + 7;
