@@ -93,7 +93,8 @@ impl ServeArgs {
 }
 
 /// Every request builds and drops a store, a guest's state and its header maps:
-/// hundreds of small allocations, where mimalloc costs a fraction of glibc's.
+/// hundreds of small allocations, where mimalloc costs a fraction of glibc's. It is
+/// built without transparent huge pages (`no_thp`), which cost 20 MiB of RSS at idle.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
