@@ -40,16 +40,9 @@ unsafe impl GlobalAlloc for Bump {
             next => next,
         };
         let start = next.next_multiple_of(layout.align());
-        let Some(end) = start.checked_add(layout.size()) else {
+        let Some(end) = start.checked_add(layout.size()).filter(|&end| memory_covers(end)) else {
             return core::ptr::null_mut();
         };
-        let available = wasm32::memory_size(0) * PAGE;
-        if end > available {
-            // The host's memory limit refuses growth past it: that is an OOM.
-            if wasm32::memory_grow(0, (end - available).div_ceil(PAGE)) == usize::MAX {
-                return core::ptr::null_mut();
-            }
-        }
         self.next.set(end);
         start as *mut u8
     }
@@ -65,15 +58,14 @@ unsafe impl GlobalAlloc for Bump {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // The latest allocation grows or shrinks where it is.
         if ptr as usize + layout.size() == self.next.get() {
-            let end = ptr as usize + new_size;
-            let available = wasm32::memory_size(0) * PAGE;
-            if end <= available
-                || wasm32::memory_grow(0, (end - available).div_ceil(PAGE)) != usize::MAX
-            {
-                self.next.set(end);
-                return ptr;
-            }
-            return core::ptr::null_mut();
+            let end = (ptr as usize).checked_add(new_size).filter(|&end| memory_covers(end));
+            return match end {
+                Some(end) => {
+                    self.next.set(end);
+                    ptr
+                }
+                None => core::ptr::null_mut(),
+            };
         }
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         let new = unsafe { self.alloc(new_layout) };
@@ -82,4 +74,11 @@ unsafe impl GlobalAlloc for Bump {
         }
         new
     }
+}
+
+/// Grows linear memory, if need be, to cover addresses below `end`; false if the host
+/// refuses (the tenant's memory limit), which the caller reports as out of memory.
+fn memory_covers(end: usize) -> bool {
+    let available = wasm32::memory_size(0).saturating_mul(PAGE);
+    end <= available || wasm32::memory_grow(0, (end - available).div_ceil(PAGE)) != usize::MAX
 }
