@@ -14,16 +14,16 @@ use wasmtime::{
 /// How often the epoch ticks: how often a running guest checks its CPU budget and
 /// yields its thread, so a spinning guest delays its neighbours by about this much.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
-/// Epoch ticks so far: a clock far cheaper to read than the system's, for timing
-/// every crossing between wasm and the host.
-static TICKS: AtomicU64 = AtomicU64::new(0);
-
 /// Bytes of each pooled memory, table and stack reset in place instead of decommitted.
 const KEEP_RESIDENT: usize = 1 << 20;
 /// Slots whose remaining pages are decommitted together.
 const DECOMMIT_BATCH: usize = 32;
 /// Guest instances that may exist at once, across tenants (the pool's slots).
 const MAX_INSTANCES: u32 = 1000;
+
+/// Epoch ticks so far: a clock far cheaper to read than the system's, for timing
+/// every crossing between wasm and the host.
+static TICKS: AtomicU64 = AtomicU64::new(0);
 
 /// An engine with epoch interruption, a compiled-code cache (keyed by the guest's
 /// content hash and the compiler settings, so restarts skip compilation) and, where
