@@ -10,18 +10,16 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
-
-use tracing_subscriber::fmt::MakeWriter;
 
 /// The longest a line waits before it is written.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// Lines gathered that are written at once, without waiting for the interval.
 const BATCH_BYTES: usize = 64 * 1024;
 
-/// Where lines gather, for [`access`].
-static BATCH: OnceLock<Batch> = OnceLock::new();
+/// Where every line gathers until it is written.
+static BATCH: Batch = Batch { gathered: Mutex::new(Vec::new()), writing: Mutex::new(()) };
 
 /// Starts logging; `RUST_LOG` filters (default `info`). Keep the returned guard
 /// alive until exit: dropping it writes the lines not yet written.
@@ -29,21 +27,19 @@ pub fn init() -> Flush {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let batch = BATCH.get_or_init(Batch::default).clone();
-    let flushing = batch.clone();
     // Without the thread lines still go out, at BATCH_BYTES and at exit.
-    _ = std::thread::Builder::new().name("log-flush".into()).spawn(move || {
+    _ = std::thread::Builder::new().name("log-flush".into()).spawn(|| {
         loop {
             std::thread::sleep(FLUSH_EVERY);
-            flushing.write_out();
+            BATCH.write_out();
         }
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(batch.clone())
+        .with_writer(|| &BATCH)
         .init();
-    Flush(batch)
+    Flush
 }
 
 /// Whether the access log is on: `RUST_LOG=info,tapedeck::access=off` turns it off.
@@ -56,28 +52,26 @@ pub fn access_enabled() -> bool {
 /// and `tracing`'s formatter (a visitor per field, escaping, a writer behind `dyn`)
 /// cost three times as much. Callers check [`access_enabled`] first.
 pub fn access(message: fmt::Arguments<'_>) {
-    let Some(batch) = BATCH.get() else { return };
     let now = humantime::format_rfc3339_micros(SystemTime::now());
     let mut line = Vec::with_capacity(192);
     _ = writeln!(line, "{now}  INFO tapedeck::access: {message}");
-    _ = (&*batch).write(&line);
+    _ = (&BATCH).write(&line);
 }
 
 /// Writes the lines still gathered when dropped.
-pub struct Flush(Batch);
+pub struct Flush;
 
 impl Drop for Flush {
     fn drop(&mut self) {
-        self.0.write_out();
+        BATCH.write_out();
     }
 }
 
 /// Log lines not yet written to stderr.
-#[derive(Clone, Default)]
 struct Batch {
-    gathered: Arc<Mutex<Vec<u8>>>,
+    gathered: Mutex<Vec<u8>>,
     /// Held while a batch is written, so batches reach stderr in the order taken.
-    writing: Arc<Mutex<()>>,
+    writing: Mutex<()>,
 }
 
 impl Batch {
@@ -89,14 +83,6 @@ impl Batch {
             // Nowhere to report a failure to log.
             _ = io::stderr().write_all(&lines);
         }
-    }
-}
-
-impl<'a> MakeWriter<'a> for Batch {
-    type Writer = &'a Batch;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self
     }
 }
 
