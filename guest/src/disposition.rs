@@ -24,11 +24,11 @@ const FALLBACK_STEM: &str = "audio";
 /// `inline; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded name>`: clients that
 /// know RFC 8187 use the exact name, older ones the fallback (RFC 6266 §4.3).
 pub fn inline(file_name: &str) -> String {
-    format!(
-        "inline; filename=\"{}\"; filename*=UTF-8''{}",
-        ascii_fallback(file_name),
-        utf8_percent_encode(file_name, ATTR_CHAR)
-    )
+    let mut value = String::from("inline; filename=\"");
+    value.push_str(&ascii_fallback(file_name));
+    value.push_str("\"; filename*=UTF-8''");
+    value.extend(utf8_percent_encode(file_name, ATTR_CHAR));
+    value
 }
 
 /// The name reduced to printable ASCII that needs no escaping inside a quoted-string.
@@ -52,7 +52,7 @@ fn ascii_fallback(file_name: &str) -> String {
     let stem = stem.trim();
     let stem = if stem.bytes().any(|b| b.is_ascii_alphanumeric()) { stem } else { FALLBACK_STEM };
     match extension {
-        Some(extension) => format!("{stem}.{extension}"),
+        Some(extension) => [stem, ".", extension].concat(),
         None => stem.to_owned(),
     }
 }

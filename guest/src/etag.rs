@@ -7,7 +7,24 @@
 /// gives the same tag. Re-tagging a file in place changes its mtime, hence its tag; with
 /// nanoseconds in it, a tag is as strong (RFC 9110 §8.8.1) as the filesystem's clock.
 pub fn strong(len: u64, modified_secs: u64, modified_nanos: u32) -> String {
-    format!("\"{modified_secs:x}.{modified_nanos:x}-{len:x}\"")
+    let mut tag = String::with_capacity(2 + 16 + 1 + 8 + 1 + 16);
+    tag.push('"');
+    push_hex(&mut tag, modified_secs);
+    tag.push('.');
+    push_hex(&mut tag, modified_nanos.into());
+    tag.push('-');
+    push_hex(&mut tag, len);
+    tag.push('"');
+    tag
+}
+
+/// Appends `n` in lower-case hex without leading zeros, as `{:x}` would, but without
+/// `core::fmt` (see the crate's doc).
+fn push_hex(out: &mut String, n: u64) {
+    let digits = (u64::BITS - (n | 1).leading_zeros()).div_ceil(4);
+    for digit in (0..digits).rev() {
+        out.push(char::from(b"0123456789abcdef"[(n >> (digit * 4)) as usize & 0xf]));
+    }
 }
 
 /// A strong entity-tag for a representation derived from the one tagged `etag`, such as its WAV
@@ -27,6 +44,7 @@ mod tests {
     fn strong_tag_is_quoted_hex_of_mtime_and_size() {
         assert_eq!(strong(0, 0, 0), r#""0.0-0""#);
         assert_eq!(strong(8, 1_403_716_338, 123), r#""53ab02f2.7b-8""#);
+        assert_eq!(strong(0x10, 0xf, 0x100), r#""f.100-10""#);
         assert_eq!(
             strong(u64::MAX, u64::MAX, u32::MAX),
             r#""ffffffffffffffff.ffffffff-ffffffffffffffff""#

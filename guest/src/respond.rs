@@ -148,7 +148,9 @@ fn render(outcome: Outcome, rep: &Representation) -> Reply {
         }
         // §15.3.7.1: a single part is described by Content-Range in the header section.
         Outcome::Partial(range) => {
-            let content_range = format!("bytes {}-{}/{}", range.start, range.end, rep.len);
+            let content_range =
+                ["bytes ", &decimal(range.start), "-", &decimal(range.end), "/", &decimal(rep.len)]
+                    .concat();
             let span = Chunk::Span { start: range.start, len: range.len() };
             let content_type = rep.content_type.to_owned();
             (206, content_type, range.len(), Some(content_range), vec![span])
@@ -172,12 +174,17 @@ fn render(outcome: Outcome, rep: &Representation) -> Reply {
         }
     };
     let mut headers =
-        vec![("content-type", content_type), ("content-length", content_length.to_string())];
+        vec![("content-type", content_type), ("content-length", decimal(content_length))];
     headers.extend(content_range.map(|value| ("content-range", value)));
     headers.push(("content-disposition", disposition::inline(rep.file_name)));
     headers.extend(validators(rep));
     let body = Body::Representation(chunks);
     Reply { status, headers, body }
+}
+
+/// `n` in decimal, without `core::fmt` (see the crate's doc).
+fn decimal(n: u64) -> String {
+    itoa::Buffer::new().format(n).to_owned()
 }
 
 /// The header fields of every 200, 206 and 304.
