@@ -157,6 +157,12 @@ impl WasiHttpView for GuestState {
 struct NoOutgoingRequests;
 
 impl WasiHttpHooks for NoOutgoingRequests {
+    /// wasmtime-wasi-http's default set, without the default's `Arc` allocation per call
+    /// (once for every header field the guest sets).
+    fn is_forbidden_header(&mut self, name: &http::HeaderName) -> bool {
+        wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS.contains(name)
+    }
+
     fn send_request(
         &mut self,
         _request: http::Request<wasmtime_wasi_http::WasiBody>,
