@@ -7,7 +7,8 @@
 /// gives the same tag. Re-tagging a file in place changes its mtime, hence its tag; with
 /// nanoseconds in it, a tag is as strong (RFC 9110 §8.8.1) as the filesystem's clock.
 pub fn strong(len: u64, modified_secs: u64, modified_nanos: u32) -> String {
-    let mut tag = String::with_capacity(2 + 16 + 1 + 8 + 1 + 16);
+    // Two quotes, two separators and at most 16 + 8 + 16 hex digits.
+    let mut tag = String::with_capacity(4 + 16 + 8 + 16);
     tag.push('"');
     push_hex(&mut tag, modified_secs);
     tag.push('.');
