@@ -1,4 +1,5 @@
 //! The `tapedeck:server/file-body` import: the guest names the bytes, the host moves them.
+//! [`Slot`] also carries the bodies of `transcode.send` (see [`crate::transcode`]).
 //!
 //! Bytes of a file never pass through guest memory, nor through the host's: spans
 //! go to the socket with `sendfile` (see [`crate::sendfile`]). And the guest
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, SizeHint};
 use wasmtime::component::Resource;
 use wasmtime_wasi::filesystem::Descriptor;
@@ -21,10 +23,10 @@ use crate::bindings::tapedeck::server::file_body::{Chunk, Host};
 use crate::sandbox::GuestState;
 use crate::sendfile::{HOLE_BYTES, Spans};
 
-/// Where the import leaves a body for the response the guest is about to set.
+/// Where the host's body imports leave a body for the response the guest is about to set.
 #[derive(Clone, Default)]
 pub struct Slot {
-    body: Arc<Mutex<Option<FileBody>>>,
+    body: Arc<Mutex<Option<HyperOutgoingBody>>>,
     connection: Arc<Spans>,
 }
 
@@ -34,13 +36,18 @@ impl Slot {
         Self { body: Arc::default(), connection }
     }
 
+    /// Makes `body` the body of the response the guest sets next.
+    pub fn put(&self, body: HyperOutgoingBody) {
+        *self.body.lock().unwrap() = Some(body);
+    }
+
     /// Gives `response` the body the guest asked for, if it asked for one.
     pub fn attach(
         &self,
         response: hyper::Response<HyperOutgoingBody>,
     ) -> hyper::Response<HyperOutgoingBody> {
         match self.body.lock().unwrap().take() {
-            Some(body) => response.map(|_| HyperOutgoingBody::new(body)),
+            Some(body) => response.map(|_| body),
             None => response,
         }
     }
@@ -49,17 +56,35 @@ impl Slot {
 impl Host for GuestState {
     async fn send(
         &mut self,
-        file: Resource<Descriptor>,
+        file: Option<Resource<Descriptor>>,
         chunks: Vec<Chunk>,
     ) -> wasmtime::Result<()> {
-        let file = match self.table.get(&file)? {
-            Descriptor::File(file) => Arc::clone(&file.file),
-            Descriptor::Dir(_) => wasmtime::bail!("file-body.send was given a directory"),
+        let body = match file {
+            Some(file) => {
+                let file = match self.table.get(&file)? {
+                    Descriptor::File(file) => Arc::clone(&file.file),
+                    Descriptor::Dir(_) => wasmtime::bail!("file-body.send was given a directory"),
+                };
+                let spans = Arc::clone(&self.file_body.connection);
+                HyperOutgoingBody::new(FileBody::new(file, chunks, spans))
+            }
+            None => literal_body(chunks)?,
         };
-        let spans = Arc::clone(&self.file_body.connection);
-        *self.file_body.body.lock().unwrap() = Some(FileBody::new(file, chunks, spans));
+        self.file_body.put(body);
         Ok(())
     }
+}
+
+/// A body of literal bytes only, such as a JSON error.
+fn literal_body(chunks: Vec<Chunk>) -> wasmtime::Result<HyperOutgoingBody> {
+    let mut bytes = Vec::new();
+    for chunk in chunks {
+        match chunk {
+            Chunk::Literal(literal) => bytes.extend(literal),
+            Chunk::Span(_) => wasmtime::bail!("file-body.send was given a span without a file"),
+        }
+    }
+    Ok(Full::new(Bytes::from(bytes)).map_err(|never| match never {}).boxed_unsync())
 }
 
 /// A response body made of literal bytes and spans of one file.

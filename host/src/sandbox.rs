@@ -65,6 +65,8 @@ pub struct GuestState {
     pub(crate) table: ResourceTable,
     pub(crate) file_body: file_body::Slot,
     pub(crate) transcoder: Arc<Transcoder>,
+    /// When the request times out; bodies the host makes (transcodes) end there too.
+    pub(crate) deadline: tokio::time::Instant,
     memory: MemoryCap,
     cpu: CpuMeter,
     cpu_budget: Duration,
@@ -309,9 +311,10 @@ impl Sandbox {
             .new_incoming_request(Scheme::Http, request)
             .map_err(|error| Failure::internal(error.into()))?;
         let timeout = self.limits.request_timeout();
+        store.data_mut().deadline = tokio::time::Instant::now() + timeout;
         let mut guest = Box::pin(async move {
             let run = proxy.wasi_http_incoming_handler().call_handle(&mut store, request, outparam);
-            // Dropping the store at the deadline ends the body and kills any decoder.
+            // Dropping the store at the deadline ends a body the guest is still writing.
             match tokio::time::timeout(timeout, run).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(error)) => {
@@ -323,9 +326,9 @@ impl Sandbox {
                 }),
             }
         });
-        // The guest runs in this task until it has answered, which is all most
-        // requests need; a guest still writing its body (a transcode) carries on in
-        // a task of its own while hyper sends what it writes.
+        // The guest runs in this task until it has answered, which is all tapedeck's
+        // own guest needs (its bodies are the host's); a guest still writing its body
+        // through `wasi:http` carries on in a task of its own while hyper sends it.
         let (answer, finished) = tokio::select! {
             biased;
             answer = &mut receiver => (answer.ok(), None),
@@ -396,6 +399,7 @@ impl Sandbox {
             table: ResourceTable::new(),
             file_body: file_body::Slot::default(),
             transcoder: Arc::clone(&self.transcoder),
+            deadline: tokio::time::Instant::now() + self.limits.request_timeout(),
             memory: MemoryCap { limit: self.limits.memory_bytes(), hit: false },
             cpu: CpuMeter::default(),
             cpu_budget: self.limits.cpu(),

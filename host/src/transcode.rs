@@ -1,29 +1,37 @@
 //! The `tapedeck:server/transcode` import: decoders (`wvunpack`, `ffmpeg`) run as
-//! child processes on a file the guest opened, and the guest reads their stdout.
+//! child processes on a file the guest opened, and their output goes to the client
+//! as the guest laid it out ([`TranscodeBody`]).
 //!
-//! The guest hands over a descriptor, never a path: the decoder gets its own open
+//! The guest hands over a descriptor, never a path: each decoder gets its own open
 //! file description of that same file (through `/proc/self/fd`) as stdin, so it can
-//! seek, and no path the guest chose reaches a command line.
+//! seek, and no path the guest chose reaches a command line. The guest is gone once
+//! it has sent the body, so a slow reader of a transcode holds a decoder and a
+//! socket, not a wasm instance.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::process::Stdio;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
+use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::process::{Child, ChildStdout, Command};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::time::Instant;
 use wasmtime::component::Resource;
 use wasmtime_wasi::filesystem::Descriptor;
-use wasmtime_wasi::p2::DynInputStream;
-use wasmtime_wasi::p2::pipe::AsyncReadStream;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use prometheus_client::metrics::gauge::Gauge;
 
-use crate::bindings::tapedeck::server::transcode::{Codec, Host, PcmFormat, TranscodeError};
+use crate::bindings::tapedeck::server::transcode::{
+    Chunk, Codec, Host, PcmFormat, PcmSpan, TranscodeError,
+};
 use crate::metrics::TenantMetrics;
 use crate::sandbox::GuestState;
 
@@ -79,38 +87,64 @@ impl Host for GuestState {
         })
     }
 
-    async fn decode(
+    async fn send(
         &mut self,
         file: Resource<Descriptor>,
         codec: Codec,
         format: PcmFormat,
-        start_frame: u64,
-        frame_count: u64,
-    ) -> wasmtime::Result<Result<Resource<DynInputStream>, TranscodeError>> {
-        let input = reopen(self, &file)?;
-        let frames = Frames { format, start: start_frame, count: frame_count };
-        let output = match self.transcoder.permit() {
-            Ok(permit) => decode(input, codec, frames, permit),
-            Err(busy) => return Ok(Err(busy)),
+        chunks: Vec<Chunk>,
+    ) -> wasmtime::Result<Result<(), TranscodeError>> {
+        let file = reopen(self, &file)?;
+        let source = Source { file, codec, format, transcoder: Arc::clone(&self.transcoder) };
+        let first_span = chunks.iter().find_map(|chunk| match chunk {
+            Chunk::Pcm(span) => Some(*span),
+            Chunk::Literal(_) => None,
+        });
+        let first = match first_span.map(|span| source.start(span)) {
+            Some(Ok(decoder)) => Some(decoder),
+            Some(Err(error)) => return Ok(Err(error)),
+            None => None,
         };
-        Ok(match output {
-            Ok(output) => {
-                let stream: DynInputStream = Box::new(AsyncReadStream::new(output));
-                Ok(self.table.push(stream)?)
-            }
-            Err(error) => Err(error),
-        })
+        let body = TranscodeBody::new(source, chunks, first, self.deadline);
+        self.file_body.put(HyperOutgoingBody::new(body));
+        Ok(Ok(()))
     }
 }
 
 /// A fresh open file description of the file behind the guest's descriptor.
 fn reopen(state: &GuestState, file: &Resource<Descriptor>) -> wasmtime::Result<File> {
     match state.table.get(file)? {
-        Descriptor::File(file) => {
-            let fd = file.file.as_raw_fd();
-            Ok(File::open(format!("/proc/self/fd/{fd}"))?)
-        }
+        Descriptor::File(file) => Ok(reopen_file(&file.file)?),
         Descriptor::Dir(_) => wasmtime::bail!("transcode was given a directory"),
+    }
+}
+
+/// Another open file description of `file`, with an offset of its own.
+fn reopen_file(file: &File) -> io::Result<File> {
+    File::open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}
+
+/// What a transcode's decoders run on.
+struct Source {
+    file: File,
+    codec: Codec,
+    format: PcmFormat,
+    transcoder: Arc<Transcoder>,
+}
+
+impl Source {
+    /// Starts a decoder whose output is the bytes of `span`.
+    fn start(&self, span: PcmSpan) -> Result<DecoderOutput, TranscodeError> {
+        let input = reopen_file(&self.file).map_err(|error| {
+            tracing::error!(%error, "failed to reopen a file to decode");
+            TranscodeError::Corrupt("the file could not be reopened".into())
+        })?;
+        let permit = self.transcoder.permit()?;
+        let frames =
+            Frames { format: self.format, start: span.first_frame, count: span.frame_count };
+        let mut output = decode(input, self.codec, frames, permit)?;
+        output.skip += span.skip;
+        Ok(output)
     }
 }
 
@@ -298,5 +332,166 @@ impl AsyncRead for DecoderOutput {
                 return Poll::Ready(Ok(()));
             }
         }
+    }
+}
+
+/// The most a decoder's output is read at once, and the size of a silence chunk.
+const READ_BYTES: usize = 64 * 1024;
+
+/// Padding for a decoder that ends early; never a [`crate::sendfile`] hole.
+static SILENCE: [u8; READ_BYTES] = [0; READ_BYTES];
+
+/// A transcode's response body: the guest's literal bytes, and the PCM of decoders
+/// run one after another. At the request's deadline its decoder is killed even if
+/// nothing reads the body (a stalled client), and the body ends short.
+struct TranscodeBody {
+    sending: Arc<Mutex<Sending>>,
+    remaining: u64,
+    /// Dropped with the body, which ends the deadline's watch early.
+    _watch: oneshot::Sender<()>,
+}
+
+/// Where a [`TranscodeBody`] is, shared with the watch of its deadline.
+struct Sending {
+    source: Source,
+    chunks: VecDeque<Chunk>,
+    /// The decoder `send` started for the first PCM span.
+    first: Option<DecoderOutput>,
+    /// The decoder of the span being sent, and how many of its bytes are still due.
+    decoder: Option<(DecoderOutput, u64)>,
+    /// Zero bytes owed for a decoder that ended early.
+    silence: u64,
+    /// The deadline passed: the decoder is gone and the body ends short.
+    expired: bool,
+    /// The task waiting for the decoder, woken when the deadline passes.
+    waiting: Option<Waker>,
+}
+
+impl TranscodeBody {
+    fn new(
+        source: Source,
+        chunks: Vec<Chunk>,
+        first: Option<DecoderOutput>,
+        deadline: Instant,
+    ) -> Self {
+        let remaining = chunks
+            .iter()
+            .map(|chunk| match chunk {
+                Chunk::Literal(bytes) => bytes.len() as u64,
+                Chunk::Pcm(span) => span.length,
+            })
+            .sum();
+        let sending = Arc::new(Mutex::new(Sending {
+            source,
+            chunks: chunks.into(),
+            first,
+            decoder: None,
+            silence: 0,
+            expired: false,
+            waiting: None,
+        }));
+        let (watch, body_dropped) = oneshot::channel();
+        let watched = Arc::downgrade(&sending);
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {}
+                _ = body_dropped => return,
+            }
+            if let Some(sending) = watched.upgrade() {
+                sending.lock().unwrap().expire();
+            }
+        });
+        Self { sending, remaining, _watch: watch }
+    }
+}
+
+impl Sending {
+    fn expire(&mut self) {
+        self.expired = true;
+        self.first = None;
+        self.decoder = None;
+        if let Some(waker) = self.waiting.take() {
+            waker.wake();
+        }
+    }
+
+    /// The next bytes of the body, `None` at its end.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        loop {
+            if self.expired {
+                return Poll::Ready(Some(Err(io::Error::other("the request timed out"))));
+            }
+            if self.silence > 0 {
+                let length = self.silence.min(READ_BYTES as u64) as usize;
+                self.silence -= length as u64;
+                return Poll::Ready(Some(Ok(Bytes::from_static(&SILENCE[..length]))));
+            }
+            if let Some((decoder, due)) = &mut self.decoder {
+                if *due == 0 {
+                    self.decoder = None;
+                    continue;
+                }
+                let mut buf = vec![0; (*due).min(READ_BYTES as u64) as usize];
+                let mut read = ReadBuf::new(&mut buf);
+                if Pin::new(&mut *decoder).poll_read(cx, &mut read)?.is_pending() {
+                    self.waiting = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
+                let got = read.filled().len();
+                if got == 0 {
+                    // A container that overstated its length: pad to the promised size.
+                    self.silence = *due;
+                    self.decoder = None;
+                    continue;
+                }
+                *due -= got as u64;
+                buf.truncate(got);
+                return Poll::Ready(Some(Ok(Bytes::from(buf))));
+            }
+            match self.chunks.pop_front() {
+                None => return Poll::Ready(None),
+                Some(Chunk::Literal(bytes)) if bytes.is_empty() => {}
+                Some(Chunk::Literal(bytes)) => return Poll::Ready(Some(Ok(Bytes::from(bytes)))),
+                Some(Chunk::Pcm(span)) => {
+                    let decoder = match self.first.take() {
+                        Some(decoder) => decoder,
+                        None => self.source.start(span).map_err(|error| {
+                            io::Error::other(format!("no decoder for the next range: {error:?}"))
+                        })?,
+                    };
+                    self.decoder = Some((decoder, span.length));
+                }
+            }
+        }
+    }
+}
+
+impl Body for TranscodeBody {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let next = std::task::ready!(self.sending.lock().unwrap().poll_next(cx));
+        Poll::Ready(next.map(|bytes| match bytes {
+            Ok(bytes) => {
+                self.remaining -= bytes.len() as u64;
+                Ok(Frame::data(bytes))
+            }
+            Err(error) => {
+                tracing::debug!(%error, "transcode ended short");
+                Err(wasmtime_wasi_http::Error::HttpResponseIncomplete)
+            }
+        }))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
     }
 }

@@ -12,9 +12,8 @@ use wasip2::filesystem::types::{
     Descriptor, DescriptorFlags, DescriptorStat, DescriptorType, ErrorCode, OpenFlags, PathFlags,
 };
 use wasip2::http::types::{
-    Fields, IncomingRequest, Method as HttpMethod, OutgoingBody, OutgoingResponse, ResponseOutparam,
+    Fields, IncomingRequest, Method as HttpMethod, OutgoingResponse, ResponseOutparam,
 };
-use wasip2::io::streams::{OutputStream, StreamError};
 
 use crate::precondition::Conditionals;
 use crate::respond::{self, Body, Chunk, Method, Reply, Representation};
@@ -44,14 +43,12 @@ mod transcoded;
 static ALLOCATOR: bump::Bump = bump::Bump::new();
 
 use tapedeck::server::file_body;
-use transcoded::{transcode_error, transcoded, write_transcode};
+use transcoded::{transcode_error, transcoded};
 
 /// URL prefix of files transcoded to WAV; checked before [`STREAM_PREFIX`].
 const WAV_PREFIX: &str = "/stream/wav/";
 /// URL prefix of files sent as they are.
 const STREAM_PREFIX: &str = "/stream/";
-/// The largest write `blocking-write-and-flush` accepts.
-const MAX_BLOCKING_WRITE: usize = 4096;
 
 struct Glue;
 
@@ -217,8 +214,9 @@ impl RequestHeaders {
     }
 }
 
-/// Writes `reply`. A file's bytes go through the host's `file-body`, so they never
-/// enter guest memory; a transcode's are spliced from the decoder into the body.
+/// Writes `reply`. Its body goes through the host's `file-body` or `transcode`, so
+/// the guest never writes body bytes itself: a file's bytes never enter guest memory,
+/// and the instance is done once the response is set.
 fn send(reply: Reply, source: Source, response_out: ResponseOutparam) {
     let fields: Vec<(String, Vec<u8>)> =
         reply.headers.into_iter().map(|(name, value)| (name.into(), value.into_bytes())).collect();
@@ -229,57 +227,24 @@ fn send(reply: Reply, source: Source, response_out: ResponseOutparam) {
     let response = OutgoingResponse::new(headers);
     _ = response.set_status_code(reply.status);
     match (reply.body, source) {
-        (Body::Empty, _) => ResponseOutparam::set(response_out, Ok(response)),
+        (Body::Empty, _) => {}
+        (Body::Literal(bytes), _) => file_body::send(None, &[file_body::Chunk::Literal(bytes)]),
         (Body::Representation(chunks), Source::File(file)) => {
             let chunks: Vec<file_body::Chunk> = chunks.into_iter().map(Into::into).collect();
-            file_body::send(&file, &chunks);
-            ResponseOutparam::set(response_out, Ok(response));
+            file_body::send(Some(&file), &chunks);
         }
         (Body::Representation(chunks), Source::Transcode(decoding)) => {
-            // Start the first decoder before the status is sent, so that a busy or
-            // missing decoder still gets its own 503.
-            let first = match decoding.first_slice(&chunks).map(|slice| decoding.start(slice)) {
-                Some(Err(error)) => {
-                    return send(transcode_error(error), Source::None, response_out);
-                }
-                Some(Ok(stream)) => Some(stream),
-                None => None,
-            };
-            stream_body(response, response_out, |body| {
-                write_transcode(body, &chunks, first, &decoding)
-            });
-        }
-        (Body::Literal(bytes), _) => {
-            stream_body(response, response_out, |body| write_all(body, &bytes));
+            // The host starts the first decoder now, so that a busy or missing decoder
+            // still gets its own 503.
+            if let Err(error) = decoding.send(chunks) {
+                return send(transcode_error(error), Source::None, response_out);
+            }
         }
         (Body::Representation(_), Source::None) => {
             unreachable!("a representation is answered with its source")
         }
     }
-}
-
-/// Sets the response, then writes its body with `write`; a body cut short (the
-/// client left, a decoder failed) is left unfinished so the host ends it early.
-fn stream_body(
-    response: OutgoingResponse,
-    response_out: ResponseOutparam,
-    write: impl FnOnce(&OutputStream) -> Result<(), StreamError>,
-) {
-    let body = response.body().expect("the body is taken once");
     ResponseOutparam::set(response_out, Ok(response));
-    let stream = body.write().expect("the stream is taken once");
-    let written = write(&stream);
-    drop(stream);
-    if written.is_ok() {
-        _ = OutgoingBody::finish(body, None);
-    }
-}
-
-fn write_all(out: &OutputStream, bytes: &[u8]) -> Result<(), StreamError> {
-    for piece in bytes.chunks(MAX_BLOCKING_WRITE) {
-        out.blocking_write_and_flush(piece)?;
-    }
-    Ok(())
 }
 
 impl From<Chunk> for file_body::Chunk {

@@ -3,12 +3,11 @@
 
 use wasip2::filesystem::types::Descriptor;
 use wasip2::http::types::IncomingRequest;
-use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
-use super::tapedeck::server::transcode::{self, Codec, TranscodeError};
-use super::{MAX_BLOCKING_WRITE, Source, file_name, modified, open, reply, write_all};
+use super::tapedeck::server::transcode::{self, Codec, PcmSpan, TranscodeError};
+use super::{Source, file_name, modified, open, reply};
 use crate::respond::{self, Chunk, Method, Reply, Representation};
-use crate::wav::{PcmFormat, PcmSlice};
+use crate::wav::PcmFormat;
 use crate::{etag, path};
 
 /// Seconds a client should wait before retrying when all decoders are busy.
@@ -23,17 +22,30 @@ pub(super) struct Decoding {
 }
 
 impl Decoding {
-    /// Starts a decoder covering `slice`.
-    pub(super) fn start(&self, slice: PcmSlice) -> Result<InputStream, TranscodeError> {
-        transcode::decode(&self.file, self.codec, self.probed, slice.first_frame, slice.frame_count)
-    }
-
-    /// The slice of samples the first span of `chunks` needs, if any.
-    pub(super) fn first_slice(&self, chunks: &[Chunk]) -> Option<PcmSlice> {
-        chunks.iter().find_map(|chunk| match chunk {
-            Chunk::Span { start, len } => self.wav.locate(*start, *len).pcm,
-            Chunk::Literal(_) => None,
-        })
+    /// Hands the host `chunks` as the body: the WAV bytes of each span become the
+    /// header bytes it covers and the samples the host decodes.
+    pub(super) fn send(&self, chunks: Vec<Chunk>) -> Result<(), TranscodeError> {
+        let mut pieces = Vec::with_capacity(chunks.len() * 2);
+        for chunk in chunks {
+            let (start, len) = match chunk {
+                Chunk::Literal(bytes) => {
+                    pieces.push(transcode::Chunk::Literal(bytes));
+                    continue;
+                }
+                Chunk::Span { start, len } => (start, len),
+            };
+            let source = self.wav.locate(start, len);
+            pieces.push(transcode::Chunk::Literal(source.header));
+            pieces.extend(source.pcm.map(|slice| {
+                transcode::Chunk::Pcm(PcmSpan {
+                    first_frame: slice.first_frame,
+                    frame_count: slice.frame_count,
+                    skip: slice.skip,
+                    length: slice.len,
+                })
+            }));
+        }
+        transcode::send(&self.file, self.codec, self.probed, &pieces)
     }
 }
 
@@ -85,67 +97,6 @@ pub(super) fn transcode_error(error: TranscodeError) -> Reply {
             respond::error(422, &format!("The file cannot be decoded: {reason}"))
         }
     }
-}
-
-/// Writes a transcode's body: header bytes as they are, sample bytes spliced from a
-/// decoder started at the right frame (`first` is already started for the first).
-pub(super) fn write_transcode(
-    out: &OutputStream,
-    chunks: &[Chunk],
-    mut first: Option<InputStream>,
-    decoding: &Decoding,
-) -> Result<(), StreamError> {
-    for chunk in chunks {
-        let (start, len) = match chunk {
-            Chunk::Literal(bytes) => {
-                write_all(out, bytes)?;
-                continue;
-            }
-            Chunk::Span { start, len } => (*start, *len),
-        };
-        let source = decoding.wav.locate(start, len);
-        write_all(out, &source.header)?;
-        let Some(slice) = source.pcm else { continue };
-        let stream = match first.take() {
-            Some(stream) => stream,
-            None => decoding.start(slice).map_err(|_| StreamError::Closed)?,
-        };
-        splice_pcm(out, &stream, slice)?;
-    }
-    Ok(())
-}
-
-/// Copies `slice.len` bytes of decoded samples after dropping `slice.skip`. A decoder
-/// that ends early (a container that overstated its length) is padded with silence,
-/// so the body always matches its Content-Length.
-fn splice_pcm(
-    out: &OutputStream,
-    stream: &InputStream,
-    slice: PcmSlice,
-) -> Result<(), StreamError> {
-    let mut skip = slice.skip;
-    while skip > 0 {
-        match stream.blocking_read(skip) {
-            Ok(bytes) => skip -= bytes.len() as u64,
-            Err(StreamError::Closed) => break,
-            Err(error) => return Err(error),
-        }
-    }
-    let mut left = slice.len;
-    while left > 0 {
-        match out.blocking_splice(stream, left) {
-            Ok(moved) => left -= moved,
-            Err(StreamError::Closed) => break,
-            Err(error) => return Err(error),
-        }
-    }
-    let silence = vec![0u8; MAX_BLOCKING_WRITE];
-    while left > 0 {
-        let piece = left.min(MAX_BLOCKING_WRITE as u64) as usize;
-        out.blocking_write_and_flush(&silence[..piece])?;
-        left -= piece as u64;
-    }
-    Ok(())
 }
 
 impl From<transcode::PcmFormat> for PcmFormat {
