@@ -310,12 +310,13 @@ impl Sandbox {
             .http()
             .new_incoming_request(Scheme::Http, request)
             .map_err(|error| Failure::internal(error.into()))?;
-        let timeout = self.limits.request_timeout();
-        store.data_mut().deadline = tokio::time::Instant::now() + timeout;
+        // One deadline for the guest and for the bodies it hands the host.
+        let deadline = tokio::time::Instant::now() + self.limits.request_timeout();
+        store.data_mut().deadline = deadline;
         let mut guest = Box::pin(async move {
             let run = proxy.wasi_http_incoming_handler().call_handle(&mut store, request, outparam);
             // Dropping the store at the deadline ends a body the guest is still writing.
-            match tokio::time::timeout(timeout, run).await {
+            match tokio::time::timeout_at(deadline, run).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(error)) => {
                     Err(Failure { limit: store.data().limit_hit(), error: error.into() })
