@@ -14,6 +14,7 @@ mod sendfile;
 mod server;
 mod tenants;
 mod transcode;
+mod workers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::app::{App, ConfigSource};
 use crate::config::{Config, Limits, TenantConfig};
+use crate::workers::Workers;
 
 #[derive(Parser)]
 #[command(version, about)]
@@ -110,9 +112,9 @@ const TENANT_FLAGS: &[&str] = &[
     "cache_dir",
 ];
 
-/// Worker polls between checks for I/O events: tokio's default, 61, means up to
-/// 61 guest time slices when guests spin; this keeps a busy neighbour's latency
-/// to a few slices.
+/// Task polls between a worker's checks for I/O events: tokio's default, 61, means
+/// up to 61 guest time slices when guests spin; this keeps a busy neighbour's
+/// latency to a few slices.
 const EVENT_INTERVAL: u32 = 8;
 
 fn main() -> Result<()> {
@@ -134,17 +136,20 @@ fn main() -> Result<()> {
     }
     let Command::Serve(args) = Cli::from_arg_matches(&matches)?.command;
     let _flush_logs_at_exit = logging::init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let workers = Workers::start(cores, EVENT_INTERVAL)?;
+    // This thread accepts connections and hands them to the workers; it also runs
+    // the signal handlers, reloads and the admin listener.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .event_interval(EVENT_INTERVAL)
         .build()
         .context("failed to start the tokio runtime")?;
-    // On a worker, not this thread: a connection accepted there starts on the same
-    // worker instead of waking another thread.
-    runtime.block_on(async { tokio::spawn(serve(args)).await.context("the server task failed")? })
+    let served = runtime.block_on(serve(args, &workers));
+    workers.stop();
+    served
 }
 
-async fn serve(args: ServeArgs) -> Result<()> {
+async fn serve(args: ServeArgs, workers: &Workers) -> Result<()> {
     let (config, source) = match &args.config {
         Some(path) => (Config::load(path)?, ConfigSource::File(path.clone())),
         None => {
@@ -167,5 +172,5 @@ async fn serve(args: ServeArgs) -> Result<()> {
         None => None,
     };
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    server::run(app, listener, admin, grace).await
+    server::run(app, listener, admin, workers, grace).await
 }

@@ -15,7 +15,7 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -23,6 +23,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use crate::app::App;
 use crate::metrics::TenantMetrics;
 use crate::sendfile::{Socket, Spans};
+use crate::workers::Workers;
 use crate::{admin, logging, response};
 
 /// Longest request target accepted; longer gets 414 (RFC 9110 §15.5.15).
@@ -36,13 +37,15 @@ const MAX_REQUEST_HEAD: usize = 256 * 1024;
 /// A client must send its request head within this time.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves the public listener (and the admin one, if any) until SIGTERM or
-/// SIGINT, reloading on SIGHUP; then stops accepting, lets streams in flight
-/// finish for up to `grace`, and returns.
+/// Serves the public listener, handing each connection to one of the `workers`
+/// (and the admin listener, if any, on this thread) until SIGTERM or SIGINT,
+/// reloading on SIGHUP; then stops accepting, lets streams in flight finish for
+/// up to `grace`, and returns.
 pub async fn run(
     app: Arc<App>,
     listener: TcpListener,
     admin: Option<TcpListener>,
+    workers: &Workers,
     grace: Duration,
 ) -> Result<()> {
     tracing::info!("listening on http://{}/", listener.local_addr()?);
@@ -58,23 +61,15 @@ pub async fn run(
             accepted = accept(&listener) => accepted,
             () = &mut shutdown => break,
         };
-        let (socket, spans) = Socket::new(stream);
-        let app = Arc::clone(&app);
-        let service =
-            service_fn(move |request| route(Arc::clone(&app), Arc::clone(&spans), request));
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            // Body buffers must be queued, not copied: `sendfile` fills their holes.
-            .writev(true)
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .max_buf_size(MAX_REQUEST_HEAD)
-            .serve_connection(TokioIo::new(socket), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::debug!(%error, "an accepted connection was lost");
+                continue;
             }
-        });
+        };
+        let watcher = graceful.watcher();
+        workers.next().spawn(serve_connection(Arc::clone(&app), stream, watcher));
     }
     drop(listener);
     tracing::info!("shutting down");
@@ -82,6 +77,30 @@ pub async fn run(
         tracing::warn!("streams still open after the grace period");
     }
     Ok(())
+}
+
+/// Serves one connection, on the worker it was handed to.
+async fn serve_connection(app: Arc<App>, stream: std::net::TcpStream, watcher: Watcher) {
+    // Registered with this worker's reactor, so that its I/O stays on this thread.
+    let stream = match tokio::net::TcpStream::from_std(stream) {
+        Ok(stream) => stream,
+        Err(error) => {
+            tracing::warn!(%error, "a worker could not take a connection");
+            return;
+        }
+    };
+    let (socket, spans) = Socket::new(stream);
+    let service = service_fn(move |request| route(Arc::clone(&app), Arc::clone(&spans), request));
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        // Body buffers must be queued, not copied: `sendfile` fills their holes.
+        .writev(true)
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_REQUEST_HEAD)
+        .serve_connection(TokioIo::new(socket), service);
+    if let Err(error) = watcher.watch(connection).await {
+        tracing::debug!(%error, "connection ended with an error");
+    }
 }
 
 /// The next connection, with Nagle off: response heads and small bodies must not
