@@ -8,16 +8,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::app::App;
@@ -37,10 +37,9 @@ const MAX_REQUEST_HEAD: usize = 256 * 1024;
 /// A client must send its request head within this time.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves the public listener, handing each connection to one of the `workers`
-/// (and the admin listener, if any, on this thread) until SIGTERM or SIGINT,
-/// reloading on SIGHUP; then stops accepting, lets streams in flight finish for
-/// up to `grace`, and returns.
+/// Serves the public listener on every worker (and the admin listener, if any, on
+/// this thread) until SIGTERM or SIGINT, reloading on SIGHUP; then stops accepting,
+/// lets streams in flight finish for up to `grace`, and returns.
 pub async fn run(
     app: Arc<App>,
     listener: TcpListener,
@@ -54,53 +53,74 @@ pub async fn run(
         tokio::spawn(admin::serve(Arc::clone(&app), admin));
     }
     tokio::spawn(reload_on_hangup(Arc::clone(&app)));
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
-    loop {
-        let stream = tokio::select! {
-            accepted = accept(&listener) => accepted,
-            () = &mut shutdown => break,
-        };
-        let stream = match stream.into_std() {
-            Ok(stream) => stream,
-            Err(error) => {
-                tracing::debug!(%error, "an accepted connection was lost");
-                continue;
-            }
-        };
-        let watcher = graceful.watcher();
-        workers.next().spawn(serve_connection(Arc::clone(&app), stream, watcher));
+    let listener = listener.into_std()?;
+    let (stop, stopped) = watch::channel(());
+    let mut accepting = Vec::new();
+    for worker in workers.handles() {
+        let listener = listener.try_clone().context("failed to share the listener")?;
+        let app = Arc::clone(&app);
+        accepting.push(worker.spawn(accept_loop(app, listener, stopped.clone(), grace)));
     }
     drop(listener);
+    shutdown_signal().await;
     tracing::info!("shutting down");
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    _ = stop.send(());
+    let mut all_closed = true;
+    for worker in accepting {
+        all_closed &= worker.await.unwrap_or(false);
+    }
+    if !all_closed {
         tracing::warn!("streams still open after the grace period");
     }
     Ok(())
 }
 
-/// Serves one connection, on the worker it was handed to.
-async fn serve_connection(app: Arc<App>, stream: std::net::TcpStream, watcher: Watcher) {
-    // Registered with this worker's reactor, so that its I/O stays on this thread.
-    let stream = match tokio::net::TcpStream::from_std(stream) {
-        Ok(stream) => stream,
+/// One worker's accept loop: every worker waits on the same listener and serves
+/// what it accepts itself, so a connection starts on a thread that was free to
+/// take it, with no hand-off. Once `stop` fires, it stops accepting and gives its
+/// connections up to `grace` to finish; returns whether they all did.
+async fn accept_loop(
+    app: Arc<App>,
+    listener: std::net::TcpListener,
+    mut stop: watch::Receiver<()>,
+    grace: Duration,
+) -> bool {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
         Err(error) => {
-            tracing::warn!(%error, "a worker could not take a connection");
-            return;
+            tracing::error!(%error, "a worker could not wait on the listener");
+            return true;
         }
     };
-    let (socket, spans) = Socket::new(stream);
-    let service = service_fn(move |request| route(Arc::clone(&app), Arc::clone(&spans), request));
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        // Body buffers must be queued, not copied: `sendfile` fills their holes.
-        .writev(true)
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_REQUEST_HEAD)
-        .serve_connection(TokioIo::new(socket), service);
-    if let Err(error) = watcher.watch(connection).await {
-        tracing::debug!(%error, "connection ended with an error");
+    let graceful = GracefulShutdown::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = accept(&listener) => accepted,
+            _ = stop.changed() => break,
+        };
+        let (socket, spans) = Socket::new(stream);
+        let app = Arc::clone(&app);
+        let service =
+            service_fn(move |request| route(Arc::clone(&app), Arc::clone(&spans), request));
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            // Body buffers must be queued, not copied: `sendfile` fills their holes.
+            .writev(true)
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_buf_size(MAX_REQUEST_HEAD)
+            .serve_connection(TokioIo::new(socket), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+        // One connection per turn: a burst of connections is shared among the
+        // workers instead of going to whichever woke first.
+        tokio::task::yield_now().await;
     }
+    drop(listener);
+    tokio::time::timeout(grace, graceful.shutdown()).await.is_ok()
 }
 
 /// The next connection, with Nagle off: response heads and small bodies must not
