@@ -138,8 +138,8 @@ fn main() -> Result<()> {
     let _flush_logs_at_exit = logging::init();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let workers = Workers::start(cores, EVENT_INTERVAL)?;
-    // This thread accepts connections and hands them to the workers; it also runs
-    // the signal handlers, reloads and the admin listener.
+    // The workers accept and serve connections; this thread runs the signal
+    // handlers, reloads and the admin listener.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
