@@ -8,7 +8,10 @@
 const STACK_BYTES: u32 = 32 * 1024;
 
 fn main() {
-    if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32") {
+    // Only for the component: Cargo also passes this argument to the link of a crate that
+    // reuses the policy modules (the library guest, which needs a larger stack).
+    let component = std::env::var_os("CARGO_FEATURE_COMPONENT").is_some();
+    if component && std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32") {
         println!("cargo:rustc-link-arg-cdylib=-zstack-size={STACK_BYTES}");
     }
 }

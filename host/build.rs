@@ -1,11 +1,12 @@
 //! Builds the guest components so a plain `cargo build` of the host embeds a fresh
 //! guest: no manual step and no checked-in `.wasm`.
 //!
-//! tapedeck's own guest is built for `wasm32-unknown-unknown` and made a component
-//! here with `wit-component`. Built for `wasm32-wasip2`, Rust's std would import a
-//! dozen WASI CLI interfaces (stdio, terminals, environment, exit) the guest never
-//! uses, and every import is work at every instantiation, once per request. The
-//! hostile test guest keeps `wasm32-wasip2`: it attacks the sandbox through std.
+//! tapedeck's own guests (`guest/`, `guest/library/`) are built for
+//! `wasm32-unknown-unknown` and made components here with `wit-component`. Built for
+//! `wasm32-wasip2`, Rust's std would import a dozen WASI CLI interfaces (stdio,
+//! terminals, environment, exit) the guests never use, and every import is work at
+//! every instantiation, once per request. The hostile test guest keeps
+//! `wasm32-wasip2`: it attacks the sandbox through std.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -25,15 +26,26 @@ const GUESTS: &[Guest] = &[
         target: "wasm32-unknown-unknown",
         var: "TAPEDECK_GUEST_WASM",
     },
+    Guest {
+        package: "tapedeck-library",
+        target: "wasm32-unknown-unknown",
+        var: "TAPEDECK_LIBRARY_WASM",
+    },
     Guest { package: "hostile-guest", target: "wasm32-wasip2", var: "TAPEDECK_HOSTILE_GUEST" },
 ];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().expect("host/ lives in the workspace root");
-    for watched in
-        ["guest/src", "guest/build.rs", "guest/Cargo.toml", "tests/guests", "wit", "Cargo.lock"]
-    {
+    for watched in [
+        "guest/src",
+        "guest/build.rs",
+        "guest/Cargo.toml",
+        "guest/library",
+        "tests/guests",
+        "wit",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 

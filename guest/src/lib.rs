@@ -2,9 +2,12 @@
 //!
 //! Each module owns one HTTP concern and takes plain values (`&str`, `u64`), so
 //! `cargo test -p tapedeck-guest` on the host target tests all of the policy. Only the
-//! wasm-only `glue` module touches wasi-http: it reads the request, opens the file through
-//! the host, and calls [`path::resolve`], [`mime::audio_type`], [`etag::strong`] and
-//! [`respond::serve`] (or [`respond::error`]).
+//! wasm-only `glue` module touches wasi-http: it reads the request, collects its fields with
+//! [`headers::RequestHeaders`], picks the [`route::route`], opens the file through the host
+//! (a failure is an [`open::OpenError`]), and calls [`path::resolve`], [`mime::audio_type`]
+//! or [`transcode::codec`], [`etag::strong`] and [`respond::serve`], then writes the
+//! [`reply::Reply`]. For `/stream/wav/…` it hands the host the pieces of
+//! [`transcode::body`].
 //!
 //! The header fields of a plain 200 or 206 are written without `core::fmt`: every
 //! `dyn Write` it calls through makes the request's fresh instance initialise a function
@@ -13,13 +16,18 @@
 
 pub mod disposition;
 pub mod etag;
+pub mod headers;
 pub mod mime;
 pub mod multipart;
+pub mod open;
 pub mod path;
 pub mod precondition;
 pub mod range;
+pub mod reply;
 pub mod respond;
+pub mod route;
+pub mod transcode;
 pub mod wav;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "component"))]
 mod glue;

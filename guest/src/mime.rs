@@ -1,7 +1,6 @@
 //! Audio media types by file extension: tapedeck serves audio files and nothing else.
 
-/// The extensions of the original `config.py` (`AUDIO_EXTENSIONS`, `MIME_TYPES`), plus `.m4b`,
-/// the audiobook spelling of `.m4a`.
+/// The audio formats tapedeck serves, by extension; `.m4b` is the audiobook spelling of `.m4a`.
 const AUDIO_TYPES: &[(&str, &str)] = &[
     ("mp3", "audio/mpeg"),
     ("flac", "audio/flac"),
@@ -15,8 +14,8 @@ const AUDIO_TYPES: &[(&str, &str)] = &[
 ];
 
 /// The media type of an audio file, by its extension (ASCII case-insensitive), or `None` when
-/// the file is not audio. The original fell back to `audio/mpeg` and so served cover art and
-/// text files too; `None` lets the glue refuse them instead.
+/// the file is not audio. There is no fallback type: with one, cover art and text files
+/// would be served too, where `None` lets the glue refuse them.
 pub fn audio_type(file_name: &str) -> Option<&'static str> {
     let name = file_name.rsplit('/').next().unwrap_or(file_name);
     let (stem, extension) = name.rsplit_once('.')?;

@@ -1,7 +1,7 @@
 //! `multipart/byteranges` framing for a 206 carrying several ranges (RFC 9110 §14.6).
 
 use crate::range::ByteRange;
-use crate::respond::Chunk;
+use crate::reply::Chunk;
 
 /// A `multipart/byteranges` body laid out as chunks, with the header values that describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +65,7 @@ fn boundary(etag: &str) -> String {
 mod tests {
     use super::{boundary, byteranges};
     use crate::range::ByteRange;
-    use crate::respond::Chunk;
+    use crate::reply::Chunk;
 
     /// 1000 bytes, `X000XXXXXX` to `X099XXXXXX`, as in nginx's t/range.t.
     fn data() -> Vec<u8> {

@@ -2,30 +2,32 @@
 
 use percent_encoding::percent_decode_str;
 
+use crate::reply::{Reply, Status};
+
 /// Why a request path names nothing tapedeck will serve; each maps to a fixed status and a
 /// fixed message that never echoes the path (like Go's `toHTTPError`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathError {
     /// The path does not decode to a name: a NUL byte or invalid UTF-8 (400).
     BadRequest,
-    /// The path tries to leave MUSIC_DIR or to smuggle a separator: `..`, a backslash, an
-    /// absolute path, an empty segment (403, "Invalid path" as in the original).
+    /// The path tries to leave MUSIC_DIR: a `..` segment, an absolute path, an empty segment
+    /// (403).
     Forbidden,
     /// The path names no servable file: empty, a directory, or hidden (404).
     NotFound,
 }
 
 impl PathError {
-    /// The HTTP status code for this error.
-    pub fn status(self) -> u16 {
+    /// The status of the reply.
+    pub fn status(self) -> Status {
         match self {
-            Self::BadRequest => 400,
-            Self::Forbidden => 403,
-            Self::NotFound => 404,
+            Self::BadRequest => Status::BadRequest,
+            Self::Forbidden => Status::Forbidden,
+            Self::NotFound => Status::NotFound,
         }
     }
 
-    /// The client-facing message, the original's wording.
+    /// The client-facing message.
     pub fn message(self) -> &'static str {
         match self {
             Self::BadRequest | Self::Forbidden => "Invalid path",
@@ -34,12 +36,20 @@ impl PathError {
     }
 }
 
+impl From<PathError> for Reply {
+    fn from(error: PathError) -> Self {
+        Self::error(error.status(), error.message())
+    }
+}
+
 /// The relative path (segments joined by `/`) to open under MUSIC_DIR for `raw`, the part of the
 /// request path after `/stream/` exactly as received: still percent-encoded, without the query.
 ///
 /// `raw` is decoded exactly once, so `%252e%252e` is the literal name `%2e%2e`, and a decoded `/`
 /// separates segments like a raw one. The result never starts with `/`, never holds a `..`,
-/// `.` or empty segment, a backslash or a NUL, and never names a dotfile or hidden directory.
+/// `.` or empty segment or a NUL, and never names a dotfile or hidden directory. A backslash is
+/// an ordinary character of a Unix file name (`AC\DC - Live.mp3`), not a separator: the host's
+/// preopen, not this function, is what keeps `open-at` inside MUSIC_DIR.
 pub fn resolve(raw: &str) -> Result<String, PathError> {
     let decoded: Vec<u8> = percent_decode_str(raw).collect();
     // The host's path APIs end a name at NUL, so `a%00.mp3` could open `a`.
@@ -47,8 +57,7 @@ pub fn resolve(raw: &str) -> Result<String, PathError> {
         return Err(PathError::BadRequest);
     }
     let decoded = String::from_utf8(decoded).map_err(|_| PathError::BadRequest)?;
-    // A backslash separates segments on Windows hosts, so `..\` could climb there.
-    if decoded.contains('\\') || decoded.starts_with('/') {
+    if decoded.starts_with('/') {
         return Err(PathError::Forbidden);
     }
     // Climbing is forbidden wherever it appears, even where it would stay inside MUSIC_DIR.
@@ -70,6 +79,11 @@ pub fn resolve(raw: &str) -> Result<String, PathError> {
         }
     }
     Ok(kept.join("/"))
+}
+
+/// The last segment of a path that [`resolve`] returned: the file's own name.
+pub fn file_name(relative: &str) -> &str {
+    relative.rsplit('/').next().unwrap_or(relative)
 }
 
 #[cfg(test)]
@@ -102,6 +116,10 @@ mod tests {
         Case { name: "decoded once", raw: "%252e%252e/x.mp3", want: Ok("%2e%2e/x.mp3") },
         Case { name: "invalid escape kept", raw: "100%zz.mp3", want: Ok("100%zz.mp3") },
         Case { name: "dots inside a name", raw: "a..b.mp3", want: Ok("a..b.mp3") },
+        Case { name: "backslash in a name", raw: "a\\b.mp3", want: Ok("a\\b.mp3") },
+        Case { name: "encoded backslash", raw: "AC%5CDC%20-%20Live.mp3", want: Ok("AC\\DC - Live.mp3") },
+        Case { name: "lower-case encoded backslash", raw: "a%5cb.mp3", want: Ok("a\\b.mp3") },
+        Case { name: "backslash dots are not a parent", raw: "a\\..\\b.mp3", want: Ok("a\\..\\b.mp3") },
         Case { name: "trailing dot in a name", raw: "a./b.mp3", want: Ok("a./b.mp3") },
         Case { name: "empty", raw: "", want: Err(NotFound) },
         Case { name: "dot", raw: ".", want: Err(NotFound) },
@@ -114,6 +132,8 @@ mod tests {
         Case { name: "nested hidden", raw: "a/.cache/b.mp3", want: Err(NotFound) },
         Case { name: "encoded dotfile", raw: "%2Ehtpasswd", want: Err(NotFound) },
         Case { name: "three dots", raw: "a/.../b.mp3", want: Err(NotFound) },
+        Case { name: "backslash after dots is a dotfile", raw: "..\\x.mp3", want: Err(NotFound) },
+        Case { name: "encoded backslash after dots", raw: "..%5cx.mp3", want: Err(NotFound) },
         Case { name: "parent", raw: "..", want: Err(Forbidden) },
         Case { name: "parent then file", raw: "../etc/passwd", want: Err(Forbidden) },
         Case { name: "climb back inside", raw: "a/../a/song.mp3", want: Err(Forbidden) },
@@ -123,10 +143,6 @@ mod tests {
         Case { name: "upper-case encoded parent", raw: "%2E%2E/", want: Err(Forbidden) },
         Case { name: "half-encoded parent", raw: ".%2e/x", want: Err(Forbidden) },
         Case { name: "parent behind a hidden dir", raw: ".git/../x.mp3", want: Err(Forbidden) },
-        Case { name: "backslash parent", raw: "..\\x.mp3", want: Err(Forbidden) },
-        Case { name: "backslash in a name", raw: "a\\b.mp3", want: Err(Forbidden) },
-        Case { name: "encoded backslash", raw: "..%5cx.mp3", want: Err(Forbidden) },
-        Case { name: "lower-case encoded backslash", raw: "a%5cb.mp3", want: Err(Forbidden) },
         Case { name: "absolute", raw: "/etc/passwd", want: Err(Forbidden) },
         Case { name: "encoded absolute", raw: "%2fetc/passwd", want: Err(Forbidden) },
         Case { name: "root", raw: "/", want: Err(Forbidden) },
@@ -149,10 +165,10 @@ mod tests {
     }
 
     #[test]
-    fn errors_map_to_the_original_statuses_and_messages() {
-        assert_eq!((BadRequest.status(), BadRequest.message()), (400, "Invalid path"));
-        assert_eq!((Forbidden.status(), Forbidden.message()), (403, "Invalid path"));
-        assert_eq!((NotFound.status(), NotFound.message()), (404, "File not found"));
+    fn errors_map_to_fixed_statuses_and_messages() {
+        assert_eq!((BadRequest.status().code(), BadRequest.message()), (400, "Invalid path"));
+        assert_eq!((Forbidden.status().code(), Forbidden.message()), (403, "Invalid path"));
+        assert_eq!((NotFound.status().code(), NotFound.message()), (404, "File not found"));
     }
 
     #[test]
@@ -164,7 +180,7 @@ mod tests {
                 .collect();
             if let Ok(path) = resolve(&raw) {
                 assert!(!path.is_empty() && !path.starts_with('/'), "{raw:?} gave {path:?}");
-                assert!(!path.contains('\\') && !path.contains('\0'), "{raw:?} gave {path:?}");
+                assert!(!path.contains('\0'), "{raw:?} gave {path:?}");
                 for segment in path.split('/') {
                     assert!(
                         !segment.is_empty() && !segment.starts_with('.'),

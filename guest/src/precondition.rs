@@ -197,7 +197,8 @@ impl<'a> IfRange<'a> {
 }
 
 /// The raw values of the conditional request headers; `None` when a header is absent.
-/// Repeated fields should be joined with `, ` (RFC 9110 §5.3).
+/// A repeated field is one value joined with `, ` (RFC 9110 §5.3), as
+/// [`crate::headers::RequestHeaders`] collects it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Conditionals<'a> {
     /// `If-Match`.
@@ -210,6 +211,18 @@ pub struct Conditionals<'a> {
     pub if_unmodified_since: Option<&'a str>,
     /// `If-Range`.
     pub if_range: Option<&'a str>,
+}
+
+impl Conditionals<'_> {
+    /// No conditional fields, usable in `const` table rows.
+    #[cfg(test)]
+    pub(crate) const NONE: Self = Self {
+        if_match: None,
+        if_none_match: None,
+        if_modified_since: None,
+        if_unmodified_since: None,
+        if_range: None,
+    };
 }
 
 /// What the preconditions allow.
@@ -287,13 +300,7 @@ mod tests {
     const TWO_SECONDS_BEFORE: &str = "Wed, 25 Jun 2014 17:12:16 GMT";
     const ONE_SECOND_AFTER: &str = "Wed, 25 Jun 2014 17:12:19 GMT";
 
-    const NONE: Conditionals<'static> = Conditionals {
-        if_match: None,
-        if_none_match: None,
-        if_modified_since: None,
-        if_unmodified_since: None,
-        if_range: None,
-    };
+    const NONE: Conditionals<'static> = Conditionals::NONE;
     const OK: Verdict = Verdict::Proceed { honor_range: true };
     const WHOLE: Verdict = Verdict::Proceed { honor_range: false };
     const NOT_MODIFIED: Verdict = Verdict::NotModified;

@@ -2,6 +2,9 @@
 //! the decoder's samples. Maps byte ranges of that representation to sample frames,
 //! so a seek decodes from the right frame and trims to the exact byte.
 
+/// The media type of a WAV file.
+pub const MEDIA_TYPE: &str = "audio/wav";
+
 /// Length of the canonical header: RIFF, `fmt ` (16 bytes) and `data` chunk heads.
 pub const HEADER_LEN: u64 = 44;
 
@@ -115,17 +118,19 @@ impl PcmFormat {
     }
 }
 
+/// CD audio, 1000 frames of 4 bytes: a 4044-byte WAV whose samples start at byte 44.
+#[cfg(test)]
+pub(crate) const CD: PcmFormat = PcmFormat {
+    sample_rate: 44_100,
+    channels: 2,
+    bits_per_sample: 16,
+    float: false,
+    total_frames: 1000,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const CD: PcmFormat = PcmFormat {
-        sample_rate: 44_100,
-        channels: 2,
-        bits_per_sample: 16,
-        float: false,
-        total_frames: 1000,
-    };
 
     #[test]
     fn header_matches_the_canonical_layout() {

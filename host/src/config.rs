@@ -20,9 +20,23 @@ pub struct Config {
     /// Where compiled guests are cached, keyed by content hash; wasmtime's default
     /// cache directory when absent.
     pub cache_dir: Option<PathBuf>,
-    /// Seconds streams in flight may run on after SIGTERM.
+    /// Seconds streams in flight may run on after SIGTERM; the process exits then.
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace_secs: u64,
+    /// Client connections open at once, across tenants; past it a new connection gets
+    /// a 503 and is closed.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Seconds a response may wait on a client that reads nothing before the
+    /// connection is closed (a slow reader that keeps reading is not cut).
+    #[serde(default = "default_send_timeout")]
+    pub send_timeout_secs: u64,
+    /// A token the admin listener requires as `Authorization: Bearer`; none when absent.
+    pub admin_token: Option<String>,
+    /// The uid decoders run as; the server's own when absent.
+    pub decoder_uid: Option<u32>,
+    /// The gid decoders run as (with `decoder_uid`).
+    pub decoder_gid: Option<u32>,
     /// The tenants, matched in order.
     #[serde(rename = "tenant")]
     pub tenants: Vec<TenantConfig>,
@@ -64,6 +78,10 @@ pub struct Limits {
     pub max_decoders: usize,
     /// Seconds one request may run, streaming included.
     pub request_timeout_secs: u64,
+    /// Milliseconds a guest may take to answer, its host calls included.
+    pub guest_wall_ms: u64,
+    /// Guest instances of this tenant at once; reserved for it in the host's pool.
+    pub max_instances: u32,
 }
 
 impl Default for Limits {
@@ -74,6 +92,8 @@ impl Default for Limits {
             max_requests: 1024,
             max_decoders: 8,
             request_timeout_secs: 3600,
+            guest_wall_ms: 10_000,
+            max_instances: 64,
         }
     }
 }
@@ -93,6 +113,11 @@ impl Limits {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
     }
+
+    /// The wall-clock budget of one guest's answer.
+    pub fn guest_wall(&self) -> Duration {
+        Duration::from_millis(self.guest_wall_ms)
+    }
 }
 
 fn default_listen() -> SocketAddr {
@@ -102,6 +127,21 @@ fn default_listen() -> SocketAddr {
 fn default_shutdown_grace() -> u64 {
     10
 }
+
+fn default_max_connections() -> usize {
+    4096
+}
+
+fn default_send_timeout() -> u64 {
+    60
+}
+
+/// Guest instances the host's pool holds, across tenants: what the tenants'
+/// `max_instances` and their spare instances must fit in.
+pub const INSTANCE_SLOTS: u32 = 1000;
+
+/// Instances a tenant keeps made ahead of requests (one per guest component).
+pub const SPARE_INSTANCES: u32 = 2;
 
 impl Config {
     /// Reads and checks the file at `path`; relative paths in it are relative to its folder.
@@ -124,6 +164,26 @@ impl Config {
     pub fn check(&self) -> Result<()> {
         if self.tenants.is_empty() {
             bail!("`tenant`: at least one tenant is needed");
+        }
+        if self.max_connections == 0 || self.send_timeout_secs == 0 {
+            bail!("`max_connections` and `send_timeout_secs` must be at least 1");
+        }
+        if self.admin_token.as_ref().is_some_and(|token| token.is_empty()) {
+            bail!("`admin_token`: must not be empty");
+        }
+        if self.decoder_gid.is_some() && self.decoder_uid.is_none() {
+            bail!("`decoder_gid`: needs `decoder_uid`");
+        }
+        let instances: u32 = self
+            .tenants
+            .iter()
+            .map(|tenant| tenant.limits.max_instances.saturating_add(SPARE_INSTANCES))
+            .fold(0, u32::saturating_add);
+        if instances > INSTANCE_SLOTS {
+            bail!(
+                "`tenant.*.limits.max_instances`: the tenants reserve {instances} instances \
+                 (with {SPARE_INSTANCES} spares each), more than the {INSTANCE_SLOTS} the host has"
+            );
         }
         for (index, tenant) in self.tenants.iter().enumerate() {
             let name = &tenant.name;
@@ -161,6 +221,8 @@ impl Config {
                 ("max_requests", limits.max_requests as u64),
                 ("max_decoders", limits.max_decoders as u64),
                 ("request_timeout_secs", limits.request_timeout_secs),
+                ("guest_wall_ms", limits.guest_wall_ms),
+                ("max_instances", u64::from(limits.max_instances)),
             ] {
                 if value == 0 {
                     bail!("`tenant.{name}.limits.{field}`: must be at least 1");

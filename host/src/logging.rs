@@ -63,8 +63,13 @@ pub struct Flush;
 
 impl Drop for Flush {
     fn drop(&mut self) {
-        BATCH.write_out();
+        flush();
     }
+}
+
+/// Writes the lines gathered so far, before an exit that skips destructors.
+pub fn flush() {
+    BATCH.write_out();
 }
 
 /// Log lines not yet written to stderr.

@@ -1,20 +1,13 @@
 //! `tapedeck`: serves music libraries over HTTP through sandboxed guest components.
 
-mod admin;
-mod app;
-mod bindings;
 mod config;
-mod engine;
-mod file_body;
+mod imports;
+mod io;
 mod logging;
 mod metrics;
-mod response;
 mod sandbox;
-mod sendfile;
 mod server;
 mod tenants;
-mod transcode;
-mod workers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,9 +17,10 @@ use anyhow::{Context, Result};
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::app::{App, ConfigSource};
 use crate::config::{Config, Limits, TenantConfig};
-use crate::workers::Workers;
+use crate::io::workers::Workers;
+use crate::sandbox::engine;
+use crate::tenants::app::{App, ConfigSource};
 
 #[derive(Parser)]
 #[command(version, about)]
@@ -67,6 +61,21 @@ struct ServeArgs {
     /// Where compiled guests are cached (default: wasmtime's cache directory).
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    /// A token the admin listener requires as `Authorization: Bearer`.
+    #[arg(long, env = "TAPEDECK_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+    /// Client connections open at once; past it, 503 and close.
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
+    /// Seconds a response may wait on a client that reads nothing before it is cut.
+    #[arg(long, default_value_t = 60)]
+    send_timeout: u64,
+    /// The uid decoder processes run as (default: the server's own).
+    #[arg(long)]
+    decoder_uid: Option<u32>,
+    /// The gid decoder processes run as (with `--decoder-uid`).
+    #[arg(long)]
+    decoder_gid: Option<u32>,
 }
 
 impl ServeArgs {
@@ -77,6 +86,11 @@ impl ServeArgs {
             admin_listen: self.admin_listen,
             cache_dir: self.cache_dir.clone(),
             shutdown_grace_secs: 10,
+            max_connections: self.max_connections,
+            send_timeout_secs: self.send_timeout,
+            admin_token: self.admin_token.clone(),
+            decoder_uid: self.decoder_uid,
+            decoder_gid: self.decoder_gid,
             tenants: vec![TenantConfig {
                 name: "default".into(),
                 hosts: Vec::new(),
@@ -110,6 +124,11 @@ const TENANT_FLAGS: &[&str] = &[
     "request_timeout",
     "admin_listen",
     "cache_dir",
+    "admin_token",
+    "max_connections",
+    "send_timeout",
+    "decoder_uid",
+    "decoder_gid",
 ];
 
 /// Task polls between a worker's checks for I/O events: tokio's default, 61, means
@@ -145,8 +164,36 @@ fn main() -> Result<()> {
         .build()
         .context("failed to start the tokio runtime")?;
     let served = runtime.block_on(serve(args, &workers));
+    // Past the grace period nothing may keep the process alive: a worker stuck in a
+    // system call (a hung mount) cannot be joined, so the process ends without it.
+    // Decoders die with it (they are started with a parent-death signal).
+    std::thread::spawn(|| {
+        std::thread::sleep(HARD_EXIT_AFTER);
+        tracing::warn!("workers did not stop; exiting without them");
+        logging::flush();
+        std::process::exit(0);
+    });
     workers.stop();
     served
+}
+
+/// How long the workers get to stop once the grace period is over.
+const HARD_EXIT_AFTER: Duration = Duration::from_secs(2);
+
+/// Raises the soft limit on open files to the hard one: each connection holds a socket
+/// and each stream a file, and the default soft limit (1024) would make `accept` fail
+/// under a few hundred clients.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum
+        && let Err(error) = setrlimit(
+            Resource::Nofile,
+            rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum },
+        )
+    {
+        tracing::warn!(%error, "could not raise the open-file limit");
+    }
 }
 
 async fn serve(args: ServeArgs, workers: &Workers) -> Result<()> {
@@ -158,6 +205,11 @@ async fn serve(args: ServeArgs, workers: &Workers) -> Result<()> {
             (config.clone(), ConfigSource::Flags(config))
         }
     };
+    raise_open_files_limit();
+    let decoder_user = config
+        .decoder_uid
+        .map(|uid| io::confine::ChildUser { uid, gid: config.decoder_gid.unwrap_or(uid) });
+    io::confine::init(decoder_user);
     let engine = engine::new(config.cache_dir.as_deref())?;
     let app = App::new(engine, source, &config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -171,6 +223,11 @@ async fn serve(args: ServeArgs, workers: &Workers) -> Result<()> {
         ),
         None => None,
     };
-    let grace = Duration::from_secs(config.shutdown_grace_secs);
-    server::run(app, listener, admin, workers, grace).await
+    let settings = server::Settings {
+        grace: Duration::from_secs(config.shutdown_grace_secs),
+        max_connections: config.max_connections,
+        send_timeout: Duration::from_secs(config.send_timeout_secs),
+        admin_token: config.admin_token.clone(),
+    };
+    server::run(app, listener, admin, workers, settings).await
 }

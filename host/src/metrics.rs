@@ -28,7 +28,8 @@ pub struct RequestLabels {
 pub struct LimitLabels {
     /// The tenant's name.
     pub tenant: String,
-    /// Which limit: `requests`, `decoders`, `cpu`, `memory` or `timeout`.
+    /// Which limit: `requests`, `decoders`, `cpu`, `memory`, `timeout`, `wall` or
+    /// `instances`.
     pub limit: &'static str,
 }
 
@@ -39,6 +40,7 @@ pub struct Metrics {
     bytes: Family<TenantLabel, Counter>,
     streams: Family<TenantLabel, Gauge>,
     decoders: Family<TenantLabel, Gauge>,
+    decoder_starts: Family<TenantLabel, Counter>,
     instantiation: Family<TenantLabel, Histogram>,
     handler: Family<TenantLabel, Histogram>,
     traps: Family<TenantLabel, Counter>,
@@ -57,6 +59,8 @@ pub struct TenantMetrics {
     pub streams: Gauge,
     /// Decoder processes running.
     pub decoders: Gauge,
+    /// Decoder processes started.
+    pub decoder_starts: Counter,
     /// Seconds to instantiate the guest.
     pub instantiation: Histogram,
     /// Seconds from the request to the guest's response head.
@@ -78,6 +82,7 @@ impl Metrics {
         let bytes = Family::default();
         let streams = Family::default();
         let decoders = Family::default();
+        let decoder_starts = Family::default();
         let instantiation = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         let handler = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         let traps = Family::default();
@@ -86,6 +91,11 @@ impl Metrics {
         registry.register("response_bytes", "Response body bytes sent", bytes.clone());
         registry.register("active_streams", "Responses in flight", streams.clone());
         registry.register("active_decoders", "Decoder processes running", decoders.clone());
+        registry.register(
+            "decoder_starts",
+            "Decoder processes started, probes included",
+            decoder_starts.clone(),
+        );
         registry.register(
             "guest_instantiation_seconds",
             "Time to instantiate a guest",
@@ -108,6 +118,7 @@ impl Metrics {
             bytes,
             streams,
             decoders,
+            decoder_starts,
             instantiation,
             handler,
             traps,
@@ -125,6 +136,7 @@ impl Metrics {
             bytes: self.bytes.get_or_create(&label).clone(),
             streams: self.streams.get_or_create(&label).clone(),
             decoders: self.decoders.get_or_create(&label).clone(),
+            decoder_starts: self.decoder_starts.get_or_create(&label).clone(),
             instantiation: self.instantiation.get_or_create(&label).clone(),
             handler: self.handler.get_or_create(&label).clone(),
             traps: self.traps.get_or_create(&label).clone(),

@@ -1,13 +1,27 @@
 //! Integration tests: the real `tapedeck` binary on an ephemeral port, a temporary music dir,
-//! and a raw HTTP/1.1 client (plus `curl` where a real client's view matters).
+//! and a raw HTTP/1.1 client (plus `curl` and nginx where a real client's view matters).
+//! One file per capability.
 
 mod support;
 
 mod bad_input;
 mod caching;
-mod platform;
+mod client_limits;
+mod config_checks;
+mod decoder_confinement;
+mod guest_limits;
+mod head;
+mod logging;
+mod metrics;
+mod names_and_types;
+mod neighbours;
 mod range;
+mod reload;
 mod sandbox;
 mod scale_out;
-mod stream;
-mod transcode;
+mod shutdown;
+mod streaming;
+mod tenants;
+mod transcoding;
+mod transcoding_limits;
+mod untrusted_files;

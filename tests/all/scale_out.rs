@@ -1,6 +1,6 @@
-//! Scale-out past one machine (issue 6): two tapedeck replicas over the same music dir
-//! behind nginx on loopback, round-robin, no upstream keepalive. A client's consecutive
-//! range requests alternate between the replicas and reassemble the exact file.
+//! Scale-out past one machine: replicas over the same files give the same validators, and two
+//! of them behind nginx on loopback (round-robin, no upstream keepalive) answer a client's
+//! consecutive ranges in turn, which reassemble the exact file.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -9,9 +9,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::http::{self, parse_content_range};
-use crate::support::library::pattern;
-use crate::support::{Launch, Library, TestServer, assert_same_bytes};
+use crate::support::byteranges::parse_content_range;
+use crate::support::bytes::tagged;
+use crate::support::http;
+use crate::support::library::MUSIC_DIR_NAME;
+use crate::support::media::{Format, encoded};
+use crate::support::{Launch, Library, TestServer, assert_same_bytes, run};
 
 /// Where Debian and Ubuntu install nginx (CI installs it).
 const NGINX: &str = "/usr/sbin/nginx";
@@ -122,9 +125,11 @@ http {{
     )
 }
 
-/// Requests answered by a replica with `status`, from its admin listener's metrics.
+/// Requests answered by a replica with `status`, from its admin listener's metrics (none
+/// yet is 0).
 fn served(replica: &TestServer, status: &str) -> f64 {
-    replica.metrics().value("tapedeck_requests_total", &[("tenant", "default"), ("status", status)])
+    let labels = [("tenant", "default"), ("status", status)];
+    replica.metrics().value_or_zero("tapedeck_requests_total", &labels)
 }
 
 #[test]
@@ -132,8 +137,7 @@ fn range_requests_through_nginx_alternate_between_two_replicas_and_reassemble_th
     const LEN: usize = 2 << 20;
     const RANGE: usize = 256 << 10;
     let library = Library::empty();
-    let mut file = b"ID3 two replicas ".to_vec();
-    file.extend(pattern(LEN - file.len()));
+    let file = tagged("two replicas", LEN);
     library.add("two-replicas.mp3", &file);
     let first = Launch::library(library).args(["--admin-listen", "127.0.0.1:0"]).start();
     let second = Launch::music_dir(first.library().music_dir())
@@ -166,7 +170,10 @@ fn range_requests_through_nginx_alternate_between_two_replicas_and_reassemble_th
             "{range}: Content-Range"
         );
         let this_etag = response.expect_header("etag");
-        assert_eq!(etag.get_or_insert(this_etag.clone()), &this_etag, "{range}: ETag");
+        match &etag {
+            Some(first) => assert_eq!(&this_etag, first, "{range}: ETag"),
+            None => etag = Some(this_etag),
+        }
         reassembled.extend_from_slice(&response.body);
     }
     assert_same_bytes(&reassembled, &file, "the ranges reassembled");
@@ -196,5 +203,53 @@ fn range_requests_through_nginx_alternate_between_two_replicas_and_reassemble_th
         replica.wait_for_log(count as usize, Duration::from_secs(2), is_range);
         let lines = replica.log_lines().iter().filter(|line| is_range(line)).count();
         assert_eq!(lines as f64, count, "log lines of 206s on {}", replica.addr());
+    }
+}
+
+#[test]
+fn replicas_give_identical_etag_and_last_modified_for_the_same_file() {
+    let library = Library::empty();
+    library.add("song.mp3", &encoded(Format::Mp3));
+    library.add("tone.flac", &encoded(Format::Flac));
+    library.add("tone.wv", &encoded(Format::Wv));
+    // An mtime with nanoseconds: a validator that rounds differently per process shows.
+    library.set_mtime("tone.flac", Duration::from_nanos(123_456_789));
+    // A copy of the library with the same bytes and mtimes, as rsync -a or an image layer
+    // gives each replica its own disk.
+    let copy = tempfile::Builder::new().prefix("tapedeck-replica-").tempdir().expect("temp dir");
+    run(Command::new("cp").arg("-a").arg(library.music_dir()).arg(copy.path()));
+
+    let first = TestServer::start(library);
+    let replicas = [
+        Launch::music_dir(first.library().music_dir()).start(),
+        Launch::music_dir(&copy.path().join(MUSIC_DIR_NAME)).start(),
+    ];
+    for target in ["/stream/song.mp3", "/stream/tone.flac", "/stream/wav/tone.wv"] {
+        let reference = first.head(target, &[]);
+        assert_eq!(reference.status, 200, "{target}: {}", reference.summary());
+        let etag = reference.expect_header("etag");
+        let modified = reference.expect_header("last-modified");
+        for (index, replica) in replicas.iter().enumerate() {
+            let what = format!("{target} on replica {}", index + 1);
+            let response = replica.head(target, &[]);
+            assert_eq!(response.status, 200, "{what}: {}", response.summary());
+            assert_eq!(response.header("etag").as_ref(), Some(&etag), "{what}: ETag");
+            assert_eq!(response.header("last-modified").as_ref(), Some(&modified), "{what}");
+            // A validator one replica gave is good on the other.
+            let revalidated = replica.get(target, &[("If-None-Match", &etag)]);
+            assert_eq!(
+                revalidated.status,
+                304,
+                "{what}, If-None-Match from the first: {}",
+                revalidated.summary()
+            );
+            let resumed = replica.get(target, &[("Range", "bytes=10-19"), ("If-Range", &etag)]);
+            assert_eq!(
+                resumed.status,
+                206,
+                "{what}, If-Range from the first: {}",
+                resumed.summary()
+            );
+        }
     }
 }

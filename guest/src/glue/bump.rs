@@ -5,13 +5,24 @@
 //! general allocator spends hundreds, and it starts at `__heap_base`, inside the
 //! memory the module is instantiated with: a small request never grows memory, so
 //! the host has no pages to map in for it and none to unmap after.
+//!
+//! Every block lies below `next`, and `next` moves back only over the block that ends at
+//! it, which is being freed or resized: so no two live blocks overlap.
+#![allow(unsafe_code, reason = "a global allocator is an `unsafe` trait implementation")]
+#![warn(clippy::undocumented_unsafe_blocks, reason = "each `unsafe` says why it is sound")]
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32;
 use core::cell::Cell;
 
+// `Sync for Bump` below holds only while the guest has one thread.
+#[cfg(target_feature = "atomics")]
+compile_error!("the bump allocator is single-threaded: build the guest without `atomics`");
+
 const PAGE: usize = 64 * 1024;
 
+// SAFETY: wasm-ld defines `__heap_base` in every wasm32 module it links, at the end of static
+// data; the allocator takes only its address and never reads the byte.
 unsafe extern "C" {
     /// Where the linker ends static data: the heap is everything above it.
     static __heap_base: u8;
@@ -23,7 +34,8 @@ pub struct Bump {
     next: Cell<usize>,
 }
 
-// The guest is single-threaded: wasm32 without the threads feature.
+// SAFETY: the `Cell` is never touched from two threads at once, because the guest has one
+// thread: wasm32 without the `atomics` feature (checked above) cannot spawn another.
 unsafe impl Sync for Bump {}
 
 impl Bump {
@@ -33,13 +45,22 @@ impl Bump {
     }
 }
 
+// SAFETY: `alloc` returns null or a block of `layout.size()` bytes aligned to `layout.align()`
+// inside linear memory (grown to cover it) and above every live block, since it starts at
+// `next` and moves `next` past its end. `dealloc` and `realloc` move `next` back only to the
+// start of the block that ends at `next`, the one being freed or resized. Nothing here unwinds.
 unsafe impl GlobalAlloc for Bump {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let next = match self.next.get() {
             0 => &raw const __heap_base as usize,
             next => next,
         };
-        let start = next.next_multiple_of(layout.align());
+        // An alignment is a power of two, so rounding up is a mask. Near the top of a 4 GiB
+        // memory, rounding up or adding the size could overflow `usize`.
+        let mask = layout.align() - 1;
+        let Some(start) = next.checked_add(mask).map(|next| next & !mask) else {
+            return core::ptr::null_mut();
+        };
         let Some(end) = start.checked_add(layout.size()).filter(|&end| memory_covers(end)) else {
             return core::ptr::null_mut();
         };
@@ -67,9 +88,16 @@ unsafe impl GlobalAlloc for Bump {
                 None => core::ptr::null_mut(),
             };
         }
+        // SAFETY: `layout.align()` is a power of two, being a `Layout`'s, and the caller of
+        // `realloc` guarantees that `new_size`, rounded up to it, does not overflow `isize`.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: `new_layout` is not zero-sized: the caller of `realloc` guarantees
+        // `new_size > 0`.
         let new = unsafe { self.alloc(new_layout) };
         if !new.is_null() {
+            // SAFETY: `ptr` is a live block of `layout.size()` bytes (the caller's guarantee) and
+            // `new` a fresh one of `new_size`, so both hold the bytes copied. They do not overlap:
+            // `ptr` lies below `next`, where `alloc` started `new`.
             unsafe { core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
         }
         new

@@ -45,9 +45,20 @@ impl ConfigDir {
 
 /// A whole config: listeners on ephemeral loopback ports, `extra` top-level lines, tenants.
 pub fn config_toml(admin: bool, extra: &str, tenants: &[Tenant]) -> String {
-    let mut toml = String::from("listen = \"127.0.0.1:0\"\n");
-    if admin {
-        toml.push_str("admin_listen = \"127.0.0.1:0\"\n");
+    config_toml_at("127.0.0.1:0", admin.then_some("127.0.0.1:0"), extra, tenants)
+}
+
+/// A whole config with the listeners at `listen` and `admin` (those of a running server, for
+/// a config it reloads), `extra` top-level lines, tenants.
+pub fn config_toml_at(
+    listen: &str,
+    admin: Option<&str>,
+    extra: &str,
+    tenants: &[Tenant],
+) -> String {
+    let mut toml = format!("listen = {}\n", quoted(listen));
+    if let Some(admin) = admin {
+        let _ = writeln!(toml, "admin_listen = {}", quoted(admin));
     }
     toml.push_str(extra);
     for tenant in tenants {

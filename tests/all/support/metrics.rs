@@ -1,4 +1,6 @@
 //! A parsed `/metrics` scrape (Prometheus / OpenMetrics text), queried by name and labels.
+//! A series that is not there is an error, not a zero, so a renamed series fails the tests
+//! that read it; "absent or zero" has to be asked for.
 
 /// One sample: the series name, its labels, its value.
 #[derive(Debug, Clone)]
@@ -41,16 +43,39 @@ impl Scrape {
         })
     }
 
-    /// The value of the one sample named `name` with `labels`; 0 when there is none (a
-    /// counter or gauge that was never touched), a panic when several match.
-    #[track_caller]
-    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+    /// The value of the one sample named `name` with `labels`, or why there is not one.
+    pub fn lookup(&self, name: &str, labels: &[(&str, &str)]) -> Result<f64, String> {
         let found: Vec<&Sample> = self.matching(name, labels).collect();
         match found.as_slice() {
-            [] => 0.0,
-            [one] => one.value,
-            _ => panic!("{} samples of `{name}` {labels:?}: {found:?}", found.len()),
+            [] => Err(format!("no sample of `{name}` {labels:?}")),
+            [one] => Ok(one.value),
+            _ => Err(format!("{} samples of `{name}` {labels:?}: {found:?}", found.len())),
         }
+    }
+
+    /// The value of the one sample named `name` with `labels`; a panic naming the series
+    /// when there is none or several.
+    #[track_caller]
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.lookup(name, labels).unwrap_or_else(|e| panic!("{e} in the scrape:\n{}", self.text))
+    }
+
+    /// `lookup`, where no sample means 0: for a labelled series the server creates on first
+    /// use (a status, a limit) that nothing may have touched yet. A renamed series reads as 0
+    /// here too: use it only where absence is what the test means, and read the same series
+    /// with `value` once the test has made it count.
+    pub fn lookup_or_zero(&self, name: &str, labels: &[(&str, &str)]) -> Result<f64, String> {
+        match self.matching(name, labels).next() {
+            None => Ok(0.0),
+            Some(_) => self.lookup(name, labels),
+        }
+    }
+
+    /// `lookup_or_zero`, or a panic when several samples match.
+    #[track_caller]
+    pub fn value_or_zero(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.lookup_or_zero(name, labels)
+            .unwrap_or_else(|e| panic!("{e} in the scrape:\n{}", self.text))
     }
 
     /// Whether a series named `name` exists at all (with any labels).
@@ -98,14 +123,23 @@ fn parse_labels(mut text: &str) -> Option<Vec<(String, String)>> {
 }
 
 #[test]
-fn scrape_parses_labels_and_values() {
+fn scrape_parses_labels_and_values_and_refuses_missing_series() {
     let scrape = Scrape::parse(
         "# TYPE x counter\nx_total{tenant=\"a\",status=\"200\"} 5\nx_total{tenant=\"-\",status=\"404\"} 1\n\
          h_bucket{le=\"+Inf\",tenant=\"a\"} 3\ng 2.5\n# EOF\n",
     );
     assert_eq!(scrape.value("x_total", &[("tenant", "a"), ("status", "200")]), 5.0);
     assert_eq!(scrape.value("x_total", &[("tenant", "-")]), 1.0);
-    assert_eq!(scrape.value("x_total", &[("tenant", "b")]), 0.0);
     assert_eq!(scrape.value("h_bucket", &[("le", "+Inf")]), 3.0);
     assert_eq!(scrape.value("g", &[]), 2.5);
+    // Absent: an error, unless asked for as "absent or zero".
+    assert!(scrape.lookup("x_total", &[("tenant", "b")]).is_err());
+    assert!(scrape.lookup("renamed_total", &[]).is_err());
+    assert_eq!(scrape.lookup_or_zero("x_total", &[("tenant", "b")]), Ok(0.0));
+    assert_eq!(scrape.lookup_or_zero("x_total", &[("tenant", "a"), ("status", "200")]), Ok(5.0));
+    // Several matches are an error either way.
+    assert!(scrape.lookup("x_total", &[]).is_err());
+    assert!(scrape.lookup_or_zero("x_total", &[]).is_err());
+    let missing = std::panic::catch_unwind(|| scrape.value("x_total", &[("tenant", "b")]));
+    assert!(missing.is_err(), "a missing series read as a value");
 }

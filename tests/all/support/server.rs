@@ -3,7 +3,6 @@
 //! environment; and `Launch`, which says how.
 
 use std::ffi::{OsStr, OsString};
-use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -301,6 +300,16 @@ impl TestServer {
         self.request("HEAD", target, headers)
     }
 
+    /// `GET target`, then `HEAD target` with the same headers; asserts the HEAD got the GET's
+    /// status and headers and no body. Returns the GET.
+    #[track_caller]
+    pub fn get_and_head(&self, target: &str, headers: &[(&str, &str)], what: &str) -> Response {
+        let get = self.get(target, headers);
+        let head = self.head(target, headers);
+        super::assert_head_matches_get(&head, &get, what);
+        get
+    }
+
     /// A bodiless request with any method.
     #[track_caller]
     pub fn request(&self, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
@@ -342,7 +351,7 @@ impl TestServer {
     /// `GET /stream/<rel>`, with `rel` percent-encoded.
     #[track_caller]
     pub fn stream(&self, rel: &str, headers: &[(&str, &str)]) -> Response {
-        self.get(&format!("/stream/{}", http::pct_path(rel)), headers)
+        self.get(&stream_url(rel), headers)
     }
 
     /// Sends hand-written request bytes and returns everything received until the server
@@ -356,81 +365,6 @@ impl TestServer {
     pub fn assert_alive(&self) {
         let health = self.get("/health", &[]);
         assert_eq!(health.status, 200, "the server stopped serving: {}", health.summary());
-    }
-
-    /// The server's peak resident memory so far (`VmHWM` of `/proc/PID/status`), in bytes.
-    pub fn peak_rss(&self) -> u64 {
-        let status =
-            fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc status");
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM in /proc status");
-        let kib: u64 =
-            line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmHWM value");
-        kib * 1024
-    }
-
-    /// The server's child processes: `(pid, name, state)` from `/proc/*/status`.
-    pub fn children(&self) -> Vec<(u32, String, String)> {
-        let parent = self.pid().to_string();
-        let mut children = Vec::new();
-        for entry in fs::read_dir("/proc").expect("/proc").map_while(Result::ok) {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-            // A process may exit between the listing and the read.
-            let Ok(status) = fs::read_to_string(entry.path().join("status")) else { continue };
-            let field = |name: &str| {
-                status.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned())
-            };
-            if field("PPid:").as_deref() == Some(parent.as_str()) {
-                children.push((
-                    pid,
-                    field("Name:").unwrap_or_default(),
-                    field("State:").unwrap_or_default(),
-                ));
-            }
-        }
-        children
-    }
-
-    /// What the server's open file descriptors point at.
-    pub fn fds(&self) -> Vec<String> {
-        let dir = format!("/proc/{}/fd", self.pid());
-        fs::read_dir(&dir)
-            .expect("/proc/PID/fd")
-            .map_while(Result::ok)
-            .map(|fd| {
-                fs::read_link(fd.path())
-                    .map_or_else(|e| format!("? {e}"), |p| p.display().to_string())
-            })
-            .collect()
-    }
-
-    /// Polls for up to `limit` until the server has no child process and at most
-    /// `max_fds` descriptors; says what is left otherwise. The server sees no request
-    /// meanwhile: its activity could clean up what idling leaves.
-    pub fn settles(&self, max_fds: usize, limit: Duration) -> Result<(), String> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let (children, fds) = (self.children(), self.fds());
-            if children.is_empty() && fds.len() <= max_fds {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "{limit:?} later the server still has {} child processes \
-                     (pid, name, state) {children:?} and {} open fds (at most {max_fds} \
-                     expected): {fds:?}",
-                    children.len(),
-                    fds.len()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    #[track_caller]
-    pub fn assert_settles(&self, max_fds: usize, limit: Duration, what: &str) {
-        if let Err(left) = self.settles(max_fds, limit) {
-            panic!("{what}: {left}");
-        }
     }
 
     /// Everything the server has logged so far, one line each.
@@ -488,6 +422,11 @@ impl TestServer {
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
+}
+
+/// `/stream/<rel>` with `rel` percent-encoded.
+pub fn stream_url(rel: &str) -> String {
+    format!("/stream/{}", http::pct_path(rel))
 }
 
 #[track_caller]

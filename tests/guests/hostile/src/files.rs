@@ -22,7 +22,7 @@ const OUTSIDE_PATHS: &[&str] = &[
 
 /// A file the test places inside the music dir: reading it through the preopen must work, or
 /// the failures above prove nothing.
-const CONTROL_FILE: &str = "control.mp3";
+pub const CONTROL_FILE: &str = "control.mp3";
 
 /// Runs every attempt and renders `{"preopens": [...], "attempts": {...}, "controls": {...}}`.
 /// `extra` are more paths to try, given by the test (`?try=…`), such as the absolute host path

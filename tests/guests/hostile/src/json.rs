@@ -33,10 +33,12 @@ pub fn strings<S: AsRef<str>>(items: &[S]) -> String {
 
 /// Builds a JSON object member by member, in insertion order.
 pub struct Object {
+    /// `"key":value` of each member, in order.
     members: Vec<String>,
 }
 
 impl Object {
+    /// An object with no members.
     pub fn new() -> Self {
         Self { members: Vec::new() }
     }
@@ -47,10 +49,12 @@ impl Object {
         self
     }
 
+    /// Adds a member whose value is the string `value`.
     pub fn string(self, key: &str, value: &str) -> Self {
         self.raw(key, string(value))
     }
 
+    /// The object as JSON text.
     pub fn finish(self) -> String {
         format!("{{{}}}", self.members.join(","))
     }

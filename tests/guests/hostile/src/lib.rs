@@ -5,10 +5,18 @@
 //! that the tests (`tests/all/sandbox.rs`) can assert that every escape failed. Routes:
 //!
 //! - `/escape/files[?try=PATH…]`: files outside the music dir (`files.rs`)
+//! - `/escape/write`: changes to the music dir (`files.rs`)
 //! - `/escape/env`: environment variables, arguments, working directory (`env.rs`)
 //! - `/escape/network?port=N[&udp=M]`: TCP, UDP and DNS (`network.rs`)
 //! - `/trap`, `/spin`, `/alloc[?chunk_mib=N]`: a panic, an endless loop, unbounded memory
 //!   (`misbehave.rs`)
+//! - `/count`: how many requests this instance has served (`misbehave.rs`)
+//! - `/sleep?ms=N`: waits N ms on the monotonic clock inside a host call (`stall.rs`)
+//! - `/fifo-probe?path=P`: opens the FIFO P of its music dir and has the host probe it
+//!   (`stall.rs`)
+//! - `/open-flood`: opens a file of its music dir until an open fails (`flood.rs`)
+//! - `/literal-flood?mib=N`: a body of N MiB of literal bytes for the host to send
+//!   (`flood.rs`)
 //! - anything else: `{"guest":"hostile"}`
 //!
 //! Every response it sends carries `x-tapedeck-guest: hostile`, so a test that swaps guests
@@ -25,10 +33,17 @@ mod env;
 #[cfg(target_arch = "wasm32")]
 mod files;
 #[cfg(target_arch = "wasm32")]
+mod flood;
+#[cfg(target_arch = "wasm32")]
 mod misbehave;
 #[cfg(target_arch = "wasm32")]
 mod network;
+#[cfg(target_arch = "wasm32")]
+mod stall;
+#[cfg(target_arch = "wasm32")]
+mod tapedeck;
 
+/// The `wasi:http/incoming-handler` export: routes a request to its attempt and sends the report.
 #[cfg(target_arch = "wasm32")]
 mod handler {
     use std::io::Write as _;
@@ -37,8 +52,9 @@ mod handler {
         Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam,
     };
 
-    use crate::{env, files, json, misbehave, network, query::Query};
+    use crate::{env, files, flood, json, misbehave, network, query::Query, stall};
 
+    /// The exported handler.
     struct Hostile;
 
     wasip2::http::proxy::export!(Hostile);
@@ -61,6 +77,13 @@ mod handler {
                 "/spin" => misbehave::spin(),
                 "/alloc" => misbehave::alloc(query.first_u16("chunk_mib")),
                 "/count" => misbehave::count(),
+                "/sleep" => stall::sleep(query.first_u16("ms")),
+                "/fifo-probe" => stall::fifo_probe(query.first("path").unwrap_or_default()),
+                "/open-flood" => flood::open_flood(),
+                "/literal-flood" => {
+                    let len = flood::literal_flood(query.first_u16("mib"));
+                    return respond_with_host_body(response_out, len);
+                }
                 _ => json::Object::new().string("guest", "hostile").finish(),
             };
             respond(response_out, &body);
@@ -70,15 +93,26 @@ mod handler {
     /// The header every response carries: which guest answered.
     const GUEST_HEADER: (&str, &str) = ("x-tapedeck-guest", "hostile");
 
-    /// Sends `body` as a 200 `application/json` response.
-    fn respond(response_out: ResponseOutparam, body: &str) {
+    /// A 200 response of `content_type` and `len` bytes.
+    fn response(content_type: &str, len: u64) -> OutgoingResponse {
         let headers = Fields::from_list(&[
-            ("content-type".to_string(), b"application/json".to_vec()),
-            ("content-length".to_string(), body.len().to_string().into_bytes()),
+            ("content-type".to_string(), content_type.as_bytes().to_vec()),
+            ("content-length".to_string(), len.to_string().into_bytes()),
             (GUEST_HEADER.0.to_string(), GUEST_HEADER.1.as_bytes().to_vec()),
         ])
         .expect("valid headers");
-        let response = OutgoingResponse::new(headers);
+        OutgoingResponse::new(headers)
+    }
+
+    /// Sets a 200 response of `len` bytes whose body the guest has already handed to the
+    /// host (`file-body.send`): its `outgoing-body` must stay unopened.
+    fn respond_with_host_body(response_out: ResponseOutparam, len: u64) {
+        ResponseOutparam::set(response_out, Ok(response("application/octet-stream", len)));
+    }
+
+    /// Sends `body` as a 200 `application/json` response.
+    fn respond(response_out: ResponseOutparam, body: &str) {
+        let response = response("application/json", body.len() as u64);
         let outgoing = response.body().expect("body taken once");
         ResponseOutparam::set(response_out, Ok(response));
         let mut stream = outgoing.write().expect("stream taken once");

@@ -9,6 +9,7 @@ use wasip2::sockets::{instance_network, ip_name_lookup, tcp_create_socket, udp_c
 
 use crate::json::{self, Object};
 
+/// Where the test listens: the host's loopback address.
 const LOCALHOST: (u8, u8, u8, u8) = (127, 0, 0, 1);
 
 /// Tries to reach the test's TCP listener on `tcp_port` and its UDP socket on `udp_port`, to
@@ -34,6 +35,7 @@ pub fn report(tcp_port: Option<u16>, udp_port: Option<u16>) -> String {
         .finish()
 }
 
+/// Connects to the test's TCP listener through `wasi:sockets` and writes a line to it.
 fn tcp_connect(network: &Network, port: u16) -> String {
     let socket = match tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4) {
         Ok(socket) => socket,
@@ -53,6 +55,7 @@ fn tcp_connect(network: &Network, port: u16) -> String {
     }
 }
 
+/// Connects to the test's TCP listener through `std::net` and writes a line to it.
 fn tcp_std(port: u16) -> String {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     json::outcome(TcpStream::connect_timeout(&addr, Duration::from_secs(2)), |mut stream| {
@@ -61,6 +64,7 @@ fn tcp_std(port: u16) -> String {
     })
 }
 
+/// Binds a UDP socket to any port through `wasi:sockets`.
 fn udp_bind(network: &Network) -> String {
     let socket = match udp_create_socket::create_udp_socket(IpAddressFamily::Ipv4) {
         Ok(socket) => socket,
@@ -86,6 +90,7 @@ fn udp_std(port: Option<u16>) -> std::io::Result<usize> {
     }
 }
 
+/// Resolves `name` through `wasi:sockets`, waiting for each address.
 fn resolve(network: &Network, name: &str) -> String {
     let stream = match ip_name_lookup::resolve_addresses(network, name) {
         Ok(stream) => stream,

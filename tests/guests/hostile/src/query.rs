@@ -4,10 +4,12 @@
 
 /// The decoded `name=value` pairs of a query string, in order; repeated names are kept.
 pub struct Query {
+    /// `(name, value)`, decoded.
     pairs: Vec<(String, String)>,
 }
 
 impl Query {
+    /// Reads `query`, the part of the target after `?`; a pair without `=` has an empty value.
     pub fn parse(query: &str) -> Self {
         let pairs = query
             .split('&')
@@ -25,9 +27,14 @@ impl Query {
         self.pairs.iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect()
     }
 
-    /// The first value of `name`, if it is a port number.
+    /// The first value of `name`.
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of `name`, if it is a number that fits a `u16` (a port, a count).
     pub fn first_u16(&self, name: &str) -> Option<u16> {
-        self.all(name).first()?.parse().ok()
+        self.first(name)?.parse().ok()
     }
 }
 
@@ -62,5 +69,6 @@ mod tests {
         assert_eq!(q.all("try"), ["/etc/passwd", "a b", "%zz", "A"]);
         assert_eq!(q.first_u16("port"), Some(80));
         assert_eq!(q.first_u16("udp"), None);
+        assert_eq!(q.first("try"), Some("/etc/passwd"));
     }
 }

@@ -1,0 +1,68 @@
+//! Which policy answers a request target: `/stream/wav/…` is transcoded, `/stream/…` is
+//! sent as it is, anything else is not found.
+
+use crate::reply::{Reply, Status};
+
+/// URL prefix of files transcoded to WAV: checked before [`STREAM_PREFIX`], which it extends.
+const WAV_PREFIX: &str = "/stream/wav/";
+/// URL prefix of files sent as they are.
+const STREAM_PREFIX: &str = "/stream/";
+
+/// Where a request goes, with the still-encoded path after its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `/stream/<path>`: the file's own bytes.
+    Plain(&'a str),
+    /// `/stream/wav/<path>`: a WavPack or WMA file decoded to WAV.
+    Transcode(&'a str),
+}
+
+/// The route of `target` (path and query as received), or a 404 for any other path. The query
+/// plays no part.
+pub fn route(target: &str) -> Result<Route<'_>, Reply> {
+    let path = target.split('?').next().unwrap_or_default();
+    if let Some(raw) = path.strip_prefix(WAV_PREFIX) {
+        Ok(Route::Transcode(raw))
+    } else if let Some(raw) = path.strip_prefix(STREAM_PREFIX) {
+        Ok(Route::Plain(raw))
+    } else {
+        Err(Reply::error(Status::NotFound, "Not found"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Route::{Plain, Transcode};
+    use super::{Route, route};
+    use crate::reply::{Reply, Status};
+
+    #[rustfmt::skip]
+    const CASES: &[(&str, Result<Route, Status>)] = &[
+        ("/stream/song.mp3", Ok(Plain("song.mp3"))),
+        ("/stream/Artist/01%20A.flac", Ok(Plain("Artist/01%20A.flac"))),
+        ("/stream/wav/song.wv", Ok(Transcode("song.wv"))),
+        ("/stream/wav/Artist/song.WMA", Ok(Transcode("Artist/song.WMA"))),
+        ("/stream/song.mp3?t=1", Ok(Plain("song.mp3"))),
+        ("/stream/wav/song.wv?x=/stream/", Ok(Transcode("song.wv"))),
+        ("/stream/", Ok(Plain(""))),
+        ("/stream/wav/", Ok(Transcode(""))),
+        ("/stream/wav", Ok(Plain("wav"))),
+        ("/stream/wavs/a.wv", Ok(Plain("wavs/a.wv"))),
+        ("/stream//etc/passwd", Ok(Plain("/etc/passwd"))),
+        ("/stream", Err(Status::NotFound)),
+        ("/streamer/song.mp3", Err(Status::NotFound)),
+        ("/Stream/song.mp3", Err(Status::NotFound)),
+        ("/", Err(Status::NotFound)),
+        ("", Err(Status::NotFound)),
+        ("?/stream/song.mp3", Err(Status::NotFound)),
+        ("/api/stream/song.mp3", Err(Status::NotFound)),
+    ];
+
+    #[test]
+    fn route_table() {
+        for &(target, want) in CASES {
+            assert_eq!(route(target).map_err(|reply| reply.status), want, "{target:?}");
+        }
+        assert_eq!(route("/"), Err(Reply::error(Status::NotFound, "Not found")));
+    }
+}
