@@ -7,7 +7,7 @@
 //! (a failure is an [`open::OpenError`]), and calls [`path::resolve`], [`mime::audio_type`]
 //! or [`transcode::codec`], [`etag::strong`] and [`respond::serve`], then writes the
 //! [`reply::Reply`]. For `/stream/wav/…` it hands the host the pieces of
-//! [`transcode::body`].
+//! [`transcode::body`]; for `/stream/mp3/…`, those of [`mp3::Mp3Stream::locate`].
 //!
 //! The header fields of a plain 200 or 206 are written without `core::fmt`: every
 //! `dyn Write` it calls through makes the request's fresh instance initialise a function
@@ -18,6 +18,7 @@ pub mod disposition;
 pub mod etag;
 pub mod headers;
 pub mod mime;
+pub mod mp3;
 pub mod multipart;
 pub mod open;
 pub mod path;

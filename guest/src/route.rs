@@ -1,10 +1,12 @@
-//! Which policy answers a request target: `/stream/wav/…` is transcoded, `/stream/…` is
-//! sent as it is, anything else is not found.
+//! Which policy answers a request target: `/stream/wav/…` and `/stream/mp3/…` are
+//! transcoded, `/stream/…` is sent as it is, anything else is not found.
 
 use crate::reply::{Reply, Status};
 
 /// URL prefix of files transcoded to WAV: checked before [`STREAM_PREFIX`], which it extends.
 const WAV_PREFIX: &str = "/stream/wav/";
+/// URL prefix of files transcoded to MP3: checked before [`STREAM_PREFIX`], which it extends.
+const MP3_PREFIX: &str = "/stream/mp3/";
 /// URL prefix of files sent as they are.
 const STREAM_PREFIX: &str = "/stream/";
 
@@ -15,13 +17,18 @@ pub enum Route<'a> {
     Plain(&'a str),
     /// `/stream/wav/<path>`: a WavPack or WMA file decoded to WAV.
     Transcode(&'a str),
+    /// `/stream/mp3/<path>?<query>`: any audio file as constant-bitrate MP3, with the query
+    /// (its `bitrate`), if any.
+    Mp3(&'a str, Option<&'a str>),
 }
 
-/// The route of `target` (path and query as received), or a 404 for any other path. The query
-/// plays no part.
+/// The route of `target` (path and query as received), or a 404 for any other path. Only
+/// `/stream/mp3/` reads the query.
 pub fn route(target: &str) -> Result<Route<'_>, Reply> {
-    let path = target.split('?').next().unwrap_or_default();
-    if let Some(raw) = path.strip_prefix(WAV_PREFIX) {
+    let (path, query) = target.split_once('?').map_or((target, None), |(p, q)| (p, Some(q)));
+    if let Some(raw) = path.strip_prefix(MP3_PREFIX) {
+        Ok(Route::Mp3(raw, query))
+    } else if let Some(raw) = path.strip_prefix(WAV_PREFIX) {
         Ok(Route::Transcode(raw))
     } else if let Some(raw) = path.strip_prefix(STREAM_PREFIX) {
         Ok(Route::Plain(raw))
@@ -32,7 +39,7 @@ pub fn route(target: &str) -> Result<Route<'_>, Reply> {
 
 #[cfg(test)]
 mod tests {
-    use super::Route::{Plain, Transcode};
+    use super::Route::{Mp3, Plain, Transcode};
     use super::{Route, route};
     use crate::reply::{Reply, Status};
 
@@ -47,6 +54,10 @@ mod tests {
         ("/stream/", Ok(Plain(""))),
         ("/stream/wav/", Ok(Transcode(""))),
         ("/stream/wav", Ok(Plain("wav"))),
+        ("/stream/mp3/a/song.flac", Ok(Mp3("a/song.flac", None))),
+        ("/stream/mp3/song.wv?bitrate=128", Ok(Mp3("song.wv", Some("bitrate=128")))),
+        ("/stream/mp3/song.wv?", Ok(Mp3("song.wv", Some("")))),
+        ("/stream/mp3", Ok(Plain("mp3"))),
         ("/stream/wavs/a.wv", Ok(Plain("wavs/a.wv"))),
         ("/stream//etc/passwd", Ok(Plain("/etc/passwd"))),
         ("/stream", Err(Status::NotFound)),

@@ -58,50 +58,69 @@ impl From<TranscodeError> for Reply {
     }
 }
 
-/// The name a transcode is offered under: `file_name` with `.wav` for its extension.
+/// The name a WAV transcode is offered under: `file_name` with `.wav` for its extension.
 pub fn wav_file_name(file_name: &str) -> String {
+    file_name_as(file_name, ".wav")
+}
+
+/// The name a transcode is offered under: `file_name` with `extension` (`.mp3`) for its own.
+pub fn file_name_as(file_name: &str, extension: &str) -> String {
     let stem = file_name.rsplit_once('.').map_or("audio", |(stem, _)| stem);
-    [stem, ".wav"].concat()
+    [stem, extension].concat()
 }
 
-/// A piece of a transcode's body, for the host's `transcode.send`.
+/// A piece of a transcode's body, for the host's `transcode.send` (`S` a [`PcmSlice`]) or
+/// `send-mp3` (`S` a [`crate::mp3::FrameSpan`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece {
-    /// Bytes the guest wrote: WAV header bytes, multipart part headers.
+pub enum Piece<S = PcmSlice> {
+    /// Bytes the guest wrote: WAV header bytes, an MP3 Info frame, multipart part headers.
     Literal(Vec<u8>),
-    /// Samples the host decodes.
-    Pcm(PcmSlice),
+    /// Bytes the host makes: decoded samples, encoded frames.
+    Made(S),
 }
 
-/// The body `chunks` of a WAV transcode in `format`, as [`crate::respond::serve`] lays it out,
-/// in pieces for the host: each span of the WAV becomes the header bytes it covers and the
-/// samples of the rest. `T` is the caller's chunk type, so the pieces are collected once.
+/// The body `chunks` of a transcode, as [`crate::respond::serve`] lays it out, in pieces for
+/// the host: `locate` maps each span to the bytes the guest writes (a WAV header, an MP3 Info
+/// frame) and what the host makes of the rest ([`PcmFormat::locate`],
+/// [`crate::mp3::Mp3Stream::locate`]). `T` is the caller's chunk type, so the pieces are
+/// collected once.
 ///
 /// The PCM slices come out in ascending frame order, whatever order the client's Range header
 /// asks for: `serve` sends the ranges that [`crate::range::plan`] sorted and coalesced, in
 /// order. Each slice starts at or after the last frame of the slice before it, and starts in
 /// that same frame only when a frame is wider than the gap of more than 80 bytes that the
 /// plan leaves between parts. So one decoder that only skips forward serves all the slices.
-pub fn body<T: From<Piece>>(format: &PcmFormat, chunks: Vec<Chunk>) -> Vec<T> {
+pub fn body<S, T: From<Piece<S>>>(
+    chunks: Vec<Chunk>,
+    locate: impl Fn(u64, u64) -> (Vec<u8>, Option<S>),
+) -> Vec<T> {
     let mut pieces = Vec::with_capacity(chunks.len() * 2);
     for chunk in chunks {
         match chunk {
             Chunk::Literal(bytes) => pieces.push(Piece::Literal(bytes).into()),
             Chunk::Span { start, len } => {
-                let source = format.locate(start, len);
-                if !source.header.is_empty() {
-                    pieces.push(Piece::Literal(source.header).into());
+                let (literal, made) = locate(start, len);
+                if !literal.is_empty() {
+                    pieces.push(Piece::Literal(literal).into());
                 }
-                pieces.extend(source.pcm.map(|slice| Piece::Pcm(slice).into()));
+                pieces.extend(made.map(|made| Piece::Made(made).into()));
             }
         }
     }
     pieces
 }
 
+/// [`body`] of a WAV transcode in `format`.
+pub fn wav_body<T: From<Piece>>(format: &PcmFormat, chunks: Vec<Chunk>) -> Vec<T> {
+    body(chunks, |start, len| {
+        let source = format.locate(start, len);
+        (source.header, source.pcm)
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Codec, Piece, TranscodeError, body, codec, wav_file_name};
+    use super::{Codec, Piece, TranscodeError, codec, wav_body, wav_file_name};
     use crate::precondition::Conditionals;
     use crate::reply::{Body, Method, Reply, Status};
     use crate::respond::{Representation, serve};
@@ -188,13 +207,13 @@ mod tests {
             let reply = serve(Method::Get, &Conditionals::NONE, case.range, &rep);
             let content_length = reply.header("content-length").map(str::to_owned);
             let Body::Representation(chunks) = reply.body else { panic!("{}", case.name) };
-            let pieces: Vec<Piece> = body(&CD, chunks);
+            let pieces: Vec<Piece> = wav_body(&CD, chunks);
             let mut sent = 0;
             let mut pcm = Vec::new();
             for piece in pieces {
                 match piece {
                     Piece::Literal(bytes) => sent += bytes.len() as u64,
-                    Piece::Pcm(PcmSlice { first_frame, frame_count, skip, len }) => {
+                    Piece::Made(PcmSlice { first_frame, frame_count, skip, len }) => {
                         sent += len;
                         pcm.push((first_frame, frame_count, skip, len));
                     }

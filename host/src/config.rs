@@ -65,7 +65,7 @@ pub struct TenantConfig {
 }
 
 /// What one tenant may use.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Linear memory of one guest instance, in MiB.
@@ -82,6 +82,19 @@ pub struct Limits {
     pub guest_wall_ms: u64,
     /// Guest instances of this tenant at once; reserved for it in the host's pool.
     pub max_instances: u32,
+    /// Bytes a second one response may go at once `limit_rate_after` bytes have gone;
+    /// 0 for no limit.
+    pub limit_rate: u64,
+    /// Bytes a response sends at full speed before `limit_rate` applies.
+    pub limit_rate_after: u64,
+    /// How many times real time a transcode may be sent once `transcode_pace_after_secs`
+    /// of it have gone, so that a listener who skips a track stops costing decoder time
+    /// and egress; 0 for no pacing.
+    pub transcode_pace: f64,
+    /// Seconds of a transcode sent at full speed before `transcode_pace` applies.
+    pub transcode_pace_after_secs: u64,
+    /// The highest bitrate of `/stream/mp3/`, in kbit/s: a request for more gets this.
+    pub max_bitrate: u32,
 }
 
 impl Default for Limits {
@@ -94,6 +107,11 @@ impl Default for Limits {
             request_timeout_secs: 3600,
             guest_wall_ms: 10_000,
             max_instances: 64,
+            limit_rate: 0,
+            limit_rate_after: 0,
+            transcode_pace: 0.0,
+            transcode_pace_after_secs: 30,
+            max_bitrate: 320,
         }
     }
 }
@@ -112,6 +130,22 @@ impl Limits {
     /// The wall-clock budget of one request.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// The pace of every response, if the tenant limits it.
+    pub fn response_pace(&self) -> Option<crate::io::pace::Limit> {
+        (self.limit_rate > 0).then_some(crate::io::pace::Limit {
+            rate: self.limit_rate,
+            after: self.limit_rate_after,
+        })
+    }
+
+    /// The pace of a transcode that plays `bytes_per_sec`, if the tenant paces them.
+    pub fn transcode_pace(&self, bytes_per_sec: u64) -> Option<crate::io::pace::Limit> {
+        (self.transcode_pace > 0.0).then(|| crate::io::pace::Limit {
+            rate: (bytes_per_sec as f64 * self.transcode_pace).ceil() as u64,
+            after: bytes_per_sec.saturating_mul(self.transcode_pace_after_secs),
+        })
     }
 
     /// The wall-clock budget of one guest's answer.
@@ -227,6 +261,9 @@ impl Config {
                 if value == 0 {
                     bail!("`tenant.{name}.limits.{field}`: must be at least 1");
                 }
+            }
+            if !(limits.transcode_pace == 0.0 || limits.transcode_pace >= 1.0) {
+                bail!("`tenant.{name}.limits.transcode_pace`: 0 (off) or at least 1 (real time)");
             }
             if limits.memory_mib > 4096 {
                 bail!("`tenant.{name}.limits.memory_mib`: at most 4096 (a 32-bit guest)");

@@ -16,6 +16,7 @@ mod metrics;
 mod names_and_types;
 mod neighbours;
 mod range;
+mod rate_limits;
 mod reload;
 mod sandbox;
 mod scale_out;

@@ -23,7 +23,7 @@ pub(super) struct Decoding {
 impl Decoding {
     /// Hands the host `chunks` as the body; see [`transcode::body`] for what it gets.
     pub(super) fn send(&self, chunks: Vec<Chunk>) -> Result<(), Reply> {
-        let pieces: Vec<host::Chunk> = transcode::body(&self.wav, chunks);
+        let pieces: Vec<host::Chunk> = transcode::wav_body(&self.wav, chunks);
         host::send(&self.file, self.codec, self.probed, &pieces)
             .map_err(|error| TranscodeError::from(error).into())
     }
@@ -76,7 +76,7 @@ impl From<Piece> for host::Chunk {
     fn from(piece: Piece) -> Self {
         match piece {
             Piece::Literal(bytes) => Self::Literal(bytes),
-            Piece::Pcm(slice) => Self::Pcm(host::PcmSpan {
+            Piece::Made(slice) => Self::Pcm(host::PcmSpan {
                 first_frame: slice.first_frame,
                 frame_count: slice.frame_count,
                 skip: slice.skip,

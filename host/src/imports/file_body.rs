@@ -27,7 +27,8 @@ use crate::io::sendfile::{HOLE_BYTES, Spans};
 #[derive(Clone, Default)]
 pub struct BodySlot {
     body: Arc<Mutex<Option<HyperOutgoingBody>>>,
-    connection: Arc<Spans>,
+    /// The connection the response goes out on.
+    pub connection: Arc<Spans>,
 }
 
 impl BodySlot {

@@ -2,5 +2,6 @@
 
 pub mod confine;
 pub mod listen;
+pub mod pace;
 pub mod sendfile;
 pub mod workers;

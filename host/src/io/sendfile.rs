@@ -27,6 +27,8 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
+use super::pace::{Allowance, Pacer};
+
 /// The most one hole stands for; longer spans travel as several. hyper flushes
 /// once it holds more than its buffer size, so this is also about how much one
 /// flush asks of `sendfile`.
@@ -40,9 +42,14 @@ fn is_hole(slice: &[u8]) -> bool {
     !slice.is_empty() && HOLES.as_ptr_range().contains(&slice.as_ptr())
 }
 
-/// A connection's spans whose holes hyper holds but has not yet written, in order.
+/// What a connection shares with the bodies it carries: the spans whose holes hyper
+/// holds but has not yet written, in order, and the pace of the response being written.
 #[derive(Default)]
-pub struct Spans(Mutex<VecDeque<Span>>);
+pub struct Spans {
+    queue: Mutex<VecDeque<Span>>,
+    /// The pace of the response being written (none unless a tenant limits its rate).
+    pub pace: Pacer,
+}
 
 struct Span {
     file: Arc<File>,
@@ -55,7 +62,7 @@ impl Spans {
     /// stands for them in the body; `length` is at most [`HOLE_BYTES`].
     pub fn hole(&self, file: &Arc<File>, offset: u64, length: usize) -> Bytes {
         let span = Span { file: Arc::clone(file), offset, length };
-        self.0.lock().unwrap().push_back(span);
+        self.queue.lock().unwrap().push_back(span);
         Bytes::from_static(&HOLES[..length])
     }
 }
@@ -68,13 +75,37 @@ pub struct Socket {
     send_timeout: Duration,
     /// Running while a write waits on the client: it ends the connection when it fires.
     stalled: Option<Pin<Box<Sleep>>>,
+    /// Running while a paced response waits for its next write.
+    paused: Option<Pin<Box<Sleep>>>,
 }
 
 impl Socket {
     /// Wraps `stream`; the returned [`Spans`] is shared with the bodies it carries.
     pub fn new(stream: TcpStream, send_timeout: Duration) -> (Self, Arc<Spans>) {
         let spans = Arc::new(Spans::default());
-        (Self { stream, spans: Arc::clone(&spans), send_timeout, stalled: None }, spans)
+        (
+            Self { stream, spans: Arc::clone(&spans), send_timeout, stalled: None, paused: None },
+            spans,
+        )
+    }
+
+    /// How many bytes the response's pace lets it write now (`usize::MAX`: no limit),
+    /// once it lets it write any.
+    fn poll_allowance(&mut self, cx: &mut Context<'_>) -> Poll<usize> {
+        loop {
+            let until = match self.spans.pace.allowance() {
+                Allowance::Unlimited => return Poll::Ready(usize::MAX),
+                Allowance::Bytes(most) => {
+                    self.paused = None;
+                    return Poll::Ready(most);
+                }
+                Allowance::Until(until) => until,
+            };
+            let paused =
+                self.paused.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+            paused.as_mut().reset(until);
+            ready!(paused.as_mut().poll(cx));
+        }
     }
 
     /// `polled`, a write's outcome, unless the client has read nothing for the send
@@ -129,17 +160,28 @@ impl Socket {
         })
     }
 
-    /// Fills the hole of `length` bytes at the front of what hyper writes.
-    fn poll_fill_hole(&self, cx: &mut Context<'_>, length: usize) -> Poll<io::Result<usize>> {
-        let mut spans = self.spans.0.lock().unwrap();
+    /// Fills up to `most` bytes of the hole of `length` bytes at the front of what
+    /// hyper writes.
+    fn poll_fill_hole(
+        &self,
+        cx: &mut Context<'_>,
+        length: usize,
+        most: usize,
+    ) -> Poll<io::Result<usize>> {
+        let mut spans = self.spans.queue.lock().unwrap();
         // hyper advances a partly written hole as this advances its span, so the
         // two always agree; anything else would put wrong bytes on the wire.
         let Some(span) = spans.front_mut().filter(|span| span.length == length) else {
             return Poll::Ready(Err(io::Error::other("a body hole without its file span")));
         };
         let sent = ready!(self.poll_op(cx, || {
-            rustix::fs::sendfile(&self.stream, &*span.file, Some(&mut span.offset), length)
-                .map_err(io::Error::from)
+            rustix::fs::sendfile(
+                &self.stream,
+                &*span.file,
+                Some(&mut span.offset),
+                length.min(most),
+            )
+            .map_err(io::Error::from)
         }))?;
         if sent == 0 {
             return Poll::Ready(Err(io::Error::new(
@@ -179,13 +221,19 @@ impl AsyncWrite for Socket {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let most = ready!(self.poll_allowance(cx));
         let polled = match bufs.iter().position(|buf| is_hole(buf)) {
             Some(at) if bufs[..at].iter().all(|buf| buf.is_empty()) => {
-                self.poll_fill_hole(cx, bufs[at].len())
+                self.poll_fill_hole(cx, bufs[at].len(), most)
             }
-            Some(at) => self.poll_send_before_hole(cx, &bufs[..at]),
-            None => Pin::new(&mut self.stream).poll_write_vectored(cx, bufs),
+            Some(at) if most == usize::MAX => self.poll_send_before_hole(cx, &bufs[..at]),
+            Some(at) => self.poll_send_before_hole(cx, &at_most(&bufs[..at], most)),
+            None if most == usize::MAX => Pin::new(&mut self.stream).poll_write_vectored(cx, bufs),
+            None => Pin::new(&mut self.stream).poll_write_vectored(cx, &at_most(bufs, most)),
         };
+        if let Poll::Ready(Ok(written)) = polled {
+            self.spans.pace.sent(written);
+        }
         self.unless_stalled(cx, polled)
     }
 
@@ -201,6 +249,21 @@ impl AsyncWrite for Socket {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
+}
+
+/// The first `most` bytes of `bufs`, which hold no hole.
+fn at_most<'a>(bufs: &'a [IoSlice<'_>], most: usize) -> Vec<IoSlice<'a>> {
+    let mut left = most;
+    let mut cut = Vec::with_capacity(bufs.len());
+    for buf in bufs {
+        if left == 0 {
+            break;
+        }
+        let take = buf.len().min(left);
+        left -= take;
+        cut.push(IoSlice::new(&buf[..take]));
+    }
+    cut
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ impl Grants {
                 (limits.max_instances + crate::config::SPARE_INSTANCES) as usize,
             )),
             lookups: Arc::new(Semaphore::new(MAX_PENDING_LOOKUPS)),
-            transcoder: Transcoder::new(limits.max_decoders, metrics.clone()),
+            transcoder: Transcoder::new(limits, metrics.clone()),
         }))
     }
 }

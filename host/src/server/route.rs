@@ -25,6 +25,9 @@ pub(super) async fn route(
     mut request: Request<Incoming>,
 ) -> Result<Response<Logged>, Infallible> {
     let started = Instant::now();
+    // A response before on this connection may have been paced; this one is not, unless
+    // its tenant says so below.
+    connection.pace.start(None);
     let method = request.method().clone();
     let target = request.uri().path().to_owned();
     let tenants = app.tenants();
@@ -71,6 +74,8 @@ pub(super) async fn route(
             if library && let Ok(prefix) = HeaderValue::try_from(tenant.path_prefix()) {
                 headers.insert(PREFIX_HEADER, prefix);
             }
+            // Set before the guest runs: a transcode narrows it to its own pace.
+            connection.pace.start(tenant.pace);
             let mut response = match sandbox.handle(request, connection).await {
                 Ok(response) => response,
                 Err(refusal) => response::error(refusal.status, refusal.message),

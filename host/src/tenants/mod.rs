@@ -15,6 +15,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use crate::config::{Config, TenantConfig};
+use crate::io::pace::Limit;
 use crate::metrics::{Metrics, TenantMetrics};
 use crate::sandbox::{self, Grants, GuestState, Sandbox};
 
@@ -48,6 +49,8 @@ pub struct Tenant {
     requests: Arc<Semaphore>,
     /// How long one of its requests may run, streaming included.
     pub request_timeout: Duration,
+    /// The pace of its responses, if it limits their rate.
+    pub pace: Option<Limit>,
     /// The guest that answers `/stream/…`: the tenant's own, or the embedded one.
     streams: Arc<Sandbox>,
     /// The guest that answers the web player and the metadata API.
@@ -123,6 +126,7 @@ fn build_tenant(
         token: config.token.clone(),
         requests: Arc::new(Semaphore::new(config.limits.max_requests)),
         request_timeout: config.limits.request_timeout(),
+        pace: config.limits.response_pace(),
         streams,
         library,
         metrics: tenant_metrics,

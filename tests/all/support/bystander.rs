@@ -29,7 +29,8 @@ const GOOD_LEN: usize = 16 * 1024;
 /// catches a request that waited for an attack (a worker held by a guest's wait or a stuck
 /// open, seconds to forever), not a slow machine.
 pub const LATENCY_BOUND: Duration = Duration::from_secs(3);
-/// How long the well-behaved client runs alone first, for the comparison it prints.
+/// How long the well-behaved client runs alone first, for the comparison it prints, and at
+/// least beside the attack.
 const QUIET_TIME: Duration = Duration::from_millis(300);
 
 /// One server with tenant `good` (the embedded guest, a plain file) and tenant `hostile`;
@@ -63,8 +64,8 @@ impl TwoTenants {
         self.server.get_from(HOSTILE_HOST, target, headers)
     }
 
-    /// Runs `attack` while a client loops on the well-behaved tenant, and asserts that each
-    /// of that client's requests got its file's exact bytes within [`LATENCY_BOUND`]. Prints
+    /// Runs `attack` while a client loops on the well-behaved tenant (for at least
+    /// [`QUIET_TIME`]), and asserts that each of that client's requests got its file's exact bytes within [`LATENCY_BOUND`]. Prints
     /// its latencies, and those of the same client alone just before. Returns what `attack`
     /// returned and the latencies.
     #[track_caller]
@@ -73,8 +74,10 @@ impl TwoTenants {
         let alone = good_client(self.server.addr(), expected.clone());
         std::thread::sleep(QUIET_TIME);
         let alone = alone.stop();
-        let client = good_client(self.server.addr(), expected);
+        let (client, started) = (good_client(self.server.addr(), expected), Instant::now());
         let outcome = attack();
+        // An attack over quickly still gets a client's worth of requests beside it.
+        std::thread::sleep(QUIET_TIME.saturating_sub(started.elapsed()));
         let during = client.stop();
         let report =
             format!("the well-behaved tenant while its neighbour {what}: {during}; alone: {alone}");

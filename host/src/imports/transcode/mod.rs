@@ -27,18 +27,23 @@ use self::body::TranscodeBody;
 use self::decoder::Source;
 use super::bindings::tapedeck::server::transcode::{Chunk, Codec, Host, PcmFormat, TranscodeError};
 use super::{ImportsCtxView, check_body_size};
+use crate::config::Limits;
 use crate::metrics::TenantMetrics;
 
 /// A tenant's decoders: how many may run, and what they are counted in.
 pub struct Transcoder {
     permits: Arc<Semaphore>,
+    limits: Limits,
     metrics: TenantMetrics,
 }
 
 impl Transcoder {
     /// A transcoder that runs at most `max_decoders` decoder processes at once.
-    pub fn new(max_decoders: usize, metrics: TenantMetrics) -> Arc<Self> {
-        Arc::new(Self { permits: Arc::new(Semaphore::new(max_decoders)), metrics })
+    /// A transcoder that runs at most `limits.max_decoders` decoder processes at once
+    /// and paces its bodies as `limits` say.
+    pub fn new(limits: &Limits, metrics: TenantMetrics) -> Arc<Self> {
+        let permits = Arc::new(Semaphore::new(limits.max_decoders));
+        Arc::new(Self { permits, limits: *limits, metrics })
     }
 
     /// A place for one more decoder process, or `Busy` when all are taken.
@@ -108,6 +113,12 @@ impl Host for ImportsCtxView<'_> {
             Some(Err(error)) => return Ok(Err(error)),
             None => None,
         };
+        let plays_per_sec = u64::from(format.sample_rate)
+            * u64::from(format.channels)
+            * u64::from(format.bits_per_sample / 8);
+        if let Some(pace) = self.ctx.transcoder.limits.transcode_pace(plays_per_sec) {
+            self.ctx.body.connection.pace.narrow(pace);
+        }
         let body = TranscodeBody::new(source, chunks, first, self.ctx.deadline);
         self.ctx.body.put(HyperOutgoingBody::new(body));
         Ok(Ok(()))

@@ -19,6 +19,8 @@ const PICTURE_KEY: &[u8] = b"METADATA_BLOCK_PICTURE";
 const MAX_KEY: usize = 32;
 /// Bytes of a text value read at most.
 const MAX_VALUE: u64 = 64 * 1024;
+/// Bytes of base64 read at once when decoding a picture.
+const DECODE_PIECE: usize = 64 * 1024;
 
 /// The comment packet: the second packet for Vorbis and Opus, and for FLAC too, where it
 /// is a VORBIS_COMMENT block. Its comments start after `skip` bytes of codec header.
@@ -119,37 +121,103 @@ pub fn pictures<R: ReadAt>(source: &mut Source<R>) -> Result<Vec<Picture>, Malfo
 }
 
 /// The image of the picture comment at `offset` in the comment packet: its base64
-/// decoded, then the FLAC picture structure's data.
+/// decoded a piece at a time (so only the decoded picture is held, never the text too),
+/// then the FLAC picture structure's data.
 pub fn picture_bytes<R: ReadAt>(source: &mut Source<R>, offset: u64, len: u64) -> Option<Vec<u8>> {
     let (packet, _) = comment_packet(source).ok()?;
-    let len = usize::try_from(len).ok().filter(|&len| len <= MAX_READ)?;
-    let block = decode_base64(&packet.bytes(source, offset, len))?;
+    let decoded_len = usize::try_from(len / 4 * 3).ok().filter(|&decoded| decoded <= MAX_READ)?;
+    let mut block = Vec::with_capacity(decoded_len + 2);
+    let mut decoder = Base64::default();
+    let mut pos = offset;
+    while pos < offset + len {
+        let piece = packet.bytes(source, pos, DECODE_PIECE.min((offset + len - pos) as usize));
+        if piece.is_empty() {
+            return None;
+        }
+        decoder.feed(&piece, &mut block)?;
+        pos += piece.len() as u64;
+    }
     let (image, image_len, _) = flac::split_picture(&block)?;
     let end = image.checked_add(usize::try_from(image_len).ok()?)?;
-    block.get(image..end).map(<[u8]>::to_vec)
+    if end > block.len() {
+        return None;
+    }
+    block.truncate(end);
+    block.drain(..image);
+    Some(block)
 }
 
 /// Standard base64 (RFC 4648 §4), padding optional; `None` on any other character.
 pub fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
-    let text = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
     let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
-    let mut bits = 0u32;
-    let mut count = 0;
-    for &c in text {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        bits = bits << 6 | u32::from(value);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-        }
-    }
+    Base64::default().feed(text, &mut out)?;
     Some(out)
 }
+
+/// A base64 decoder fed a piece at a time.
+#[derive(Debug, Default)]
+pub(super) struct Base64 {
+    /// Bits decoded but not yet written out, in the low `count` bits.
+    bits: u32,
+    count: u32,
+    /// Whether padding (`=`) was seen: only more padding may follow.
+    padded: bool,
+}
+
+impl Base64 {
+    /// Decodes `text` onto `out`; `None` on a character that is not base64.
+    pub(super) fn feed(&mut self, mut text: &[u8], out: &mut Vec<u8>) -> Option<()> {
+        // A picture is millions of characters: whole groups of four, while nothing is left
+        // over from the last piece, make three bytes at once, written in place.
+        if self.count == 0 && !self.padded {
+            let start = out.len();
+            out.resize(start + text.len() / 4 * 3, 0);
+            let mut groups = 0;
+            for (quad, bytes) in text.chunks_exact(4).zip(out[start..].chunks_exact_mut(3)) {
+                let values = [0, 1, 2, 3].map(|i| BASE64_VALUES[usize::from(quad[i])]);
+                if values.iter().any(|&value| value >= PAD) {
+                    break;
+                }
+                let n = values.iter().fold(0u32, |n, &value| n << 6 | u32::from(value));
+                bytes.copy_from_slice(&n.to_be_bytes()[1..]);
+                groups += 1;
+            }
+            out.truncate(start + groups * 3);
+            text = &text[groups * 4..];
+        }
+        for &c in text {
+            let value = BASE64_VALUES[usize::from(c)];
+            if value == PAD {
+                self.padded = true;
+                continue;
+            }
+            if value == INVALID || self.padded {
+                return None;
+            }
+            self.bits = (self.bits << 6 | u32::from(value)) & 0xffff;
+            self.count += 6;
+            if self.count >= 8 {
+                self.count -= 8;
+                out.push((self.bits >> self.count) as u8);
+            }
+        }
+        Some(())
+    }
+}
+
+/// Markers in [`BASE64_VALUES`].
+const PAD: u8 = 64;
+const INVALID: u8 = 255;
+
+/// The value of each byte as a base64 character.
+const BASE64_VALUES: [u8; 256] = {
+    let mut values = [INVALID; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < alphabet.len() {
+        values[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    values[b'=' as usize] = PAD;
+    values
+};

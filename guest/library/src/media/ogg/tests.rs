@@ -143,6 +143,7 @@ fn base64_decoding() {
     let cases: &[(&[u8], Option<&[u8]>)] = &[
         (b"", Some(b"")), (b"TWFu", Some(b"Man")), (b"TWE=", Some(b"Ma")), (b"TQ==", Some(b"M")),
         (b"TWE", Some(b"Ma")), (b"AAAAAw", Some(b"\0\0\0\x03")), (b"TW\nFu", None), (b"T*==", None),
+        (b"TQ==TQ", None),
     ];
     for &(text, want) in cases {
         assert_eq!(decode_base64(text).as_deref(), want, "{text:?}");
@@ -151,6 +152,17 @@ fn base64_decoding() {
         decode_base64(base64(b"any bytes \xff\x00").as_bytes()).unwrap(),
         b"any bytes \xff\x00"
     );
+    // Fed in pieces of any size, the decoder gives the same bytes.
+    let bytes: Vec<u8> = (0..=255).collect();
+    let text = base64(&bytes);
+    for piece in [1, 2, 3, 5, 64] {
+        let mut out = Vec::new();
+        let mut decoder = super::comments::Base64::default();
+        for chunk in text.as_bytes().chunks(piece) {
+            decoder.feed(chunk, &mut out).unwrap();
+        }
+        assert_eq!(out, bytes, "pieces of {piece}");
+    }
 }
 
 #[test]
