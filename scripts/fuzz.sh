@@ -70,6 +70,6 @@ done
 
 printf '%s\n' "${summary[@]}"
 if [ ${#crashed[@]} -gt 0 ]; then
-  echo "fuzz.sh: crashes in ${crashed[*]}: see fuzz/artifacts/ and the logs in $CARGO_TARGET_DIR" >&2
+  echo "fuzz.sh: crashes in ${crashed[*]}: see fuzz/artifacts/, logs in $CARGO_TARGET_DIR" >&2
   exit 1
 fi

@@ -8,7 +8,9 @@
 # Needs: ffmpeg (with libmp3lame, libvorbis, libopus) and the `wavpack` CLI.
 #
 # The output is deterministic for a given ffmpeg/wavpack version: `-bitexact` keeps encoder
-# version strings out, fixes Ogg serial numbers, and metadata is dropped.
+# version strings out and fixes Ogg serial numbers; the only tags are the ones set here
+# (title, artist, album, track), and each folder has a generated `cover.png`, so the web
+# player has something to show.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,16 +26,31 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
 # encode FREQ RATE OUTFILE CODEC_ARGS...: a faded mono sine of FREQ Hz, sampled at RATE Hz,
-# lasting $seconds seconds, into OUTFILE.
+# lasting $seconds seconds, into OUTFILE, tagged with the album of its folder.
 encode() {
     local freq="$1" rate="$2" dest="$3"
     shift 3
+    local name track album
+    name="$(basename "$dest")"
+    track="${name%% *}"
+    [[ "$track" =~ ^[0-9]+$ ]] || track=0
+    album="$(basename "$(dirname "$dest")")"
+    [ "$album" = "$(basename "$out")" ] && album="Loose"
     mkdir -p "$(dirname "$dest")"
     ffmpeg -nostdin -hide_banner -loglevel error -y \
         -f lavfi -i "sine=frequency=${freq}:sample_rate=${rate}:duration=${seconds}" \
         -af "afade=t=in:d=0.05,afade=t=out:st=$((seconds - 1)).9:d=0.1" \
         -ac 1 -map_metadata -1 -fflags +bitexact -flags:a +bitexact \
+        -metadata title="Sine ${freq} Hz" -metadata artist="tapedeck" \
+        -metadata album="$album" -metadata track="$((10#$track))" \
         "$@" "$dest"
+}
+
+# cover DIR HUE: a small generated picture as DIR/cover.png.
+cover() {
+    ffmpeg -nostdin -hide_banner -loglevel error -y \
+        -f lavfi -i "gradients=s=160x160:c0=0x1d3557:c1=$2:x0=0:y0=0:x1=160:y1=160:nb_colors=2" \
+        -frames:v 1 -fflags +bitexact "$1/cover.png"
 }
 
 rm -rf "$out"
@@ -50,6 +67,11 @@ encode 698 8000  "$out/06 - F698.wav"             -c:a pcm_s16le
 encode 784 22050 "$out/Legacy/07 - G784.wma"      -c:a wmav2 -b:a 32k
 encode 880 8000  "$tmp/g880.wav"                  -c:a pcm_s16le
 wavpack -q -y -h "$tmp/g880.wav" -o "$out/Legacy/08 - A880.wv"
+command -v wvtag >/dev/null &&
+    wvtag -q -w "Title=Sine 880 Hz" -w "Artist=tapedeck" -w "Album=Legacy" -w "Track=8" \
+        "$out/Legacy/08 - A880.wv"
+cover "$out/Tones" 0xe63946
+cover "$out/Legacy" 0x2a9d8f
 
 total=$(du -sb "$out" | cut -f1)
 if (( total >= max_bytes )); then

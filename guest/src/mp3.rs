@@ -93,7 +93,8 @@ pub fn requested_bitrate(query: Option<&str>) -> Result<u32, Reply> {
         .flat_map(|query| query.split('&'))
         .find_map(|pair| pair.strip_prefix("bitrate="));
     let Some(value) = value else { return Ok(DEFAULT_BITRATE) };
-    value.parse().ok().filter(|kbps| BITRATES.contains(kbps)).ok_or_else(|| {
+    let digits = value.bytes().all(|byte| byte.is_ascii_digit());
+    value.parse().ok().filter(|kbps| digits && BITRATES.contains(kbps)).ok_or_else(|| {
         Reply::error(
             Status::BadRequest,
             "bitrate must be one of 32 40 48 56 64 80 96 112 128 160 192 224 256 320",
@@ -145,8 +146,9 @@ impl Mp3Stream {
         false
     }
 
-    /// The 4-byte header of every frame: MPEG-1 Layer III without CRC, this bitrate, 48 kHz,
-    /// no padding, joint stereo or mono, "original" as LAME sets it.
+    /// The 4-byte header of the Info frame: MPEG-1 Layer III without CRC, this bitrate, 48 kHz,
+    /// no padding, joint stereo or mono, "original" as LAME sets it. The encoder's frames have
+    /// the same, but for the mode extension bits it picks per frame.
     pub fn frame_header(&self) -> [u8; 4] {
         let index = BITRATES.iter().position(|&kbps| kbps == self.bitrate).map_or(0, |i| i + 1);
         let mode = if self.channels == 1 { 0b11 } else { 0b01 };
@@ -317,7 +319,7 @@ mod tests {
 
     #[test]
     fn frame_header_signals_bitrate_rate_and_mode() {
-        assert_eq!(stream(0, 2, 128).frame_header(), [0xFF, 0xFB, 0x94, 0x64]);
+        assert_eq!(stream(0, 2, 128).frame_header(), [0xFF, 0xFB, 0x94, 0x44]);
         assert_eq!(stream(0, 1, 64).frame_header(), [0xFF, 0xFB, 0x54, 0xC4]);
         assert_eq!(stream(0, 2, 32).frame_header()[2], 0x14);
         assert_eq!(stream(0, 2, 320).frame_header()[2], 0xE4);
@@ -336,7 +338,8 @@ mod tests {
         ("stereo at 32: no room for the table", stream(144_000, 2, 32), false),
         ("mono at 32", stream(144_000, 1, 32), false),
         ("stereo at 64: the table just fits", stream(1, 2, 64), true),
-        ("mono at 56", stream(10_000_000, 1, 56), true),
+        ("mono at 56: 9 bytes short of the table", stream(10_000_000, 1, 56), false),
+        ("mono at 64", stream(10_000_000, 1, 64), true),
         ("stereo at 56", stream(10_000_000, 2, 56), false),
         ("an hour at 320", stream(172_800_000, 2, 320), true),
     ];
@@ -358,7 +361,7 @@ mod tests {
             let lame = &tag[if with_toc { 120 } else { 20 }..];
             if with_toc {
                 let toc = &tag[16..116];
-                assert_eq!(toc[0], 256 / (mp3.frames() + 1) as u8, "{name}: 0 % is frame 1");
+                assert_eq!(u64::from(toc[0]), 256 / (mp3.frames() + 1), "{name}: 0 % is frame 1");
                 assert!(toc.windows(2).all(|w| w[0] <= w[1]), "{name}: {toc:?}");
             }
             assert_eq!(&lame[..9], b"LAME3.100", "{name}");

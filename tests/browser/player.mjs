@@ -3,7 +3,7 @@
 // playwright-core, against a running tapedeck (or anything that serves the same page and API).
 //
 //   node tests/browser/player.mjs --url 'http://127.0.0.1:8080/alice/?token=SECRET' \
-//        [--expect '{"folder":"Tones","track":"02 - B494.mp3","wvFolder":"Legacy","wv":"08 - A880.wv"}'] \
+//        [--expect '{"folder":"Tones","track":"Sine 494 Hz","wvFolder":"Legacy","wv":"Sine 880 Hz"}'] \
 //        [--screenshot player.png] [--chromium /usr/bin/chromium] [--timeout 20]
 //
 // The same from the environment: TAPEDECK_PAGE_URL, TAPEDECK_EXPECT, TAPEDECK_SCREENSHOT,
@@ -15,8 +15,8 @@
 //   wv         title shown for a .wv (or .wma) track, played through /stream/wav/
 //   paged      optional {"folder": "Big", "tracks": 230}: a folder with more tracks than one
 //              page; the test scrolls until all of them are listed
-// Keys left out take the values for tapedeck's demo library (`demo/`, untagged files):
-//   {"folder":"Tones","track":"02 - B494.mp3","wvFolder":"Legacy","wv":"08 - A880.wv"}
+// Keys left out take the values for tapedeck's demo library (`demo/`, tagged by scripts/make-demo-library.sh):
+//   {"folder":"Tones","track":"Sine 494 Hz","wvFolder":"Legacy","wv":"Sine 880 Hz"}
 // Exit status: 0 when every check passes, 1 with a message naming the failed check, 2 on
 // bad arguments.
 
@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const DEMO = { folder: 'Tones', track: '02 - B494.mp3', wvFolder: 'Legacy', wv: '08 - A880.wv' };
+const DEMO = { folder: 'Tones', track: 'Sine 494 Hz', wvFolder: 'Legacy', wv: 'Sine 880 Hz' };
 const MISSING = '__tapedeck_test_no_such_folder__';
 
 function usage(msg) {

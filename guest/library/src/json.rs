@@ -31,11 +31,12 @@ pub fn number(out: &mut String, n: u64) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 
-/// Appends a number of seconds rounded to the microsecond, or `null` if not finite.
+/// Appends a number of seconds rounded to the microsecond, always with a fraction (`3.0`,
+/// so that typed clients read a float), or `null` if not finite.
 pub fn seconds(out: &mut String, seconds: f64) {
     let rounded = (seconds * 1e6).round() / 1e6;
     if rounded.is_finite() {
-        out.push_str(&rounded.to_string());
+        out.push_str(&format!("{rounded:?}"));
     } else {
         out.push_str("null");
     }
@@ -115,7 +116,7 @@ mod tests {
     #[test]
     fn seconds_are_rounded_to_microseconds() {
         #[rustfmt::skip]
-        let cases = [(3.0, "3"), (3.030_204_081_632_653, "3.030204"), (0.1 + 0.2, "0.3"), (f64::NAN, "null"), (f64::INFINITY, "null")];
+        let cases = [(3.0, "3.0"), (3.030_204_081_632_653, "3.030204"), (0.1 + 0.2, "0.3"), (f64::NAN, "null"), (f64::INFINITY, "null")];
         for (value, want) in cases {
             let mut out = String::new();
             seconds(&mut out, value);

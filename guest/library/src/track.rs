@@ -106,7 +106,7 @@ mod tests {
             has_picture: true,
         };
         let want = concat!(
-            r#"{"path":"A/01 - é.flac","size":44485,"mime":"audio/flac","codec":"flac","duration":3,"bitrate":96000,"#,
+            r#"{"path":"A/01 - é.flac","size":44485,"mime":"audio/flac","codec":"flac","duration":3.0,"bitrate":96000,"#,
             r#""sample_rate":44100,"channels":1,"bits_per_sample":16,"tags":{"title":"T \"q\"","artist":null,"album":null,"#,
             r#""album_artist":null,"track":3,"track_total":12,"disc":null,"disc_total":null,"year":2019,"genre":null},"#,
             r#""cover":"/alice/api/cover/A/01%20-%20%C3%A9.flac","play":"/alice/stream/A/01%20-%20%C3%A9.flac"}"#

@@ -21,6 +21,7 @@ use crate::{etag, mime, path};
 
 mod bindings;
 mod bump;
+mod mp3;
 mod transcoded;
 
 use bindings::tapedeck::server::file_body;
@@ -48,6 +49,7 @@ enum Source {
     None,
     File(Descriptor),
     Transcode(transcoded::Decoding),
+    Mp3(mp3::Encoding),
 }
 
 /// Decides the reply to a GET or HEAD, opening the file it names when there is one.
@@ -56,6 +58,7 @@ fn answer(request: &IncomingRequest, method: Method) -> (Reply, Source) {
     let answered = route::route(&target).and_then(|route| match route {
         Route::Plain(raw) => plain(request, method, raw),
         Route::Transcode(raw) => transcoded::transcoded(request, method, raw),
+        Route::Mp3(raw, query) => mp3::encoded(request, method, raw, query),
     });
     answered.unwrap_or_else(|error| (error.for_method(method), Source::None))
 }
@@ -151,6 +154,7 @@ fn response(reply: Reply, source: Source) -> Result<OutgoingResponse, Reply> {
         // The host starts the first decoder now, so that a busy or missing decoder still gets
         // its own 503.
         (Body::Representation(chunks), Source::Transcode(decoding)) => decoding.send(chunks)?,
+        (Body::Representation(chunks), Source::Mp3(encoding)) => encoding.send(chunks)?,
         (Body::Representation(_), Source::None) => {
             unreachable!("a representation is answered with its source")
         }

@@ -132,7 +132,7 @@ fn a_track_is_described_with_absolute_urls() {
     assert_eq!(header(&reply, "content-length"), Some(body.len().to_string().as_str()));
     for part in [
         r#""path":"Album/01 - One é.wav""#,
-        r#""codec":"pcm","duration":2,"bitrate":128000,"sample_rate":8000,"channels":1,"bits_per_sample":16"#,
+        r#""codec":"pcm","duration":2.0,"bitrate":128000,"sample_rate":8000,"channels":1,"bits_per_sample":16"#,
         r#""title":"One""#,
         r#""cover":"/alice/api/cover/Album/01%20-%20One%20%C3%A9.wav""#,
         r#""play":"/alice/stream/Album/01%20-%20One%20%C3%A9.wav""#,

@@ -10,6 +10,7 @@
 
 mod body;
 mod decoder;
+mod mp3;
 mod probe;
 
 use std::fs::File;

@@ -318,7 +318,10 @@ mod tests {
         }
 
         #[test]
-        fn plausible_wvunpack_lines_parse_to_their_fields(format in plausible(), md5 in "[0-9a-f]{0,32}") {
+        fn plausible_wvunpack_lines_parse_to_their_fields(
+            format in plausible(),
+            md5 in "[0-9a-f]{0,32}",
+        ) {
             let kind = if format.float { "float" } else { "int" };
             let stdout = format!(
                 "{};{};{kind};{};0x3;{};{md5};5;0x2;\n",
