@@ -22,8 +22,8 @@ shift || true
 sanitizer="${FUZZ_SANITIZER:-none}"
 cmin_above="${FUZZ_CMIN_ABOVE:-200}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-# cargo fuzz passes nightly-only `-Z` flags to rustc; the project's toolchain is stable, and
-# RUSTC_BOOTSTRAP makes it accept them.
+# With a sanitizer, cargo fuzz passes rustc `-Zsanitizer=…`, which the project's stable
+# toolchain accepts only with RUSTC_BOOTSTRAP; the coverage flags it always passes are stable.
 export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -17,6 +17,7 @@
 pub mod disposition;
 pub mod etag;
 pub mod headers;
+pub mod json;
 pub mod mime;
 pub mod mp3;
 pub mod multipart;

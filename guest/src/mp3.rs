@@ -396,7 +396,8 @@ mod tests {
         let info = mp3.info_frame();
         let span = |first_frame, skip, len| Some(FrameSpan { first_frame, skip, len });
         #[rustfmt::skip]
-        let cases: &[(&str, u64, u64, std::ops::Range<usize>, Option<FrameSpan>)] = &[
+        type Case = (&'static str, u64, u64, std::ops::Range<usize>, Option<FrameSpan>);
+        let cases: &[Case] = &[
             ("info only", 0, 10, 0..10, None),
             ("whole stream", 0, 127 * 384, 0..384, span(0, 0, 126 * 384)),
             ("straddles", 380, 10, 380..384, span(0, 0, 6)),

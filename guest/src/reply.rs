@@ -1,6 +1,8 @@
 //! What the policy answers: a [`Reply`] (status, header fields, [`Body`]) for the glue to
 //! write as is, and the JSON error replies.
 
+use crate::json;
+
 /// The methods [`crate::respond::serve`] answers; any other gets
 /// [`Reply::method_not_allowed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +65,10 @@ impl Reply {
     /// A JSON error `{"error":"<message>"}` with Content-Type and Content-Length. For HEAD,
     /// pass it through [`Reply::for_method`].
     pub fn error(status: Status, message: &str) -> Self {
-        let body = format!("{{\"error\":\"{}\"}}", json_escape(message)).into_bytes();
+        let mut body = String::from("{\"error\":");
+        json::push_string(&mut body, message);
+        body.push('}');
+        let body = body.into_bytes();
         let headers = vec![
             ("content-type", "application/json".to_owned()),
             ("content-length", body.len().to_string()),
@@ -129,23 +134,6 @@ pub enum Chunk {
         /// The number of bytes.
         len: u64,
     },
-}
-
-/// `text` as the inside of a JSON string (RFC 8259 §7).
-fn json_escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '"' => escaped.push_str("\\\""),
-            '\\' => escaped.push_str("\\\\"),
-            '\n' => escaped.push_str("\\n"),
-            '\r' => escaped.push_str("\\r"),
-            '\t' => escaped.push_str("\\t"),
-            c if c < ' ' => escaped.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 #[cfg(test)]

@@ -1,30 +1,7 @@
 //! A small JSON writer (RFC 8259): the API's objects are flat and known, so they are
 //! written directly rather than built as a tree.
 
-/// Appends `text` as a JSON string, quoted and escaped.
-pub fn string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            // Controls must be escaped; U+2028 and U+2029 are escaped too, so the JSON is
-            // also valid JavaScript.
-            c if c < ' ' || c == '\u{2028}' || c == '\u{2029}' => {
-                out.push_str("\\u");
-                let n = u32::from(c);
-                for shift in [12, 8, 4, 0] {
-                    out.push(char::from(b"0123456789abcdef"[(n >> shift) as usize & 0xf]));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+pub use tapedeck_guest::json::push_string as string;
 
 /// Appends an unsigned integer.
 pub fn number(out: &mut String, n: u64) {

@@ -43,11 +43,8 @@ pub(super) fn encoded(
     let container = mp3::container(&relative).ok_or(PathError::NotFound)?.into();
     let (file, stat) = open(&relative)?;
     let probed = host::probe(&file, container, bitrate).map_err(TranscodeError::from)?;
-    let stream = Mp3Stream {
-        samples: probed.samples,
-        channels: probed.channels,
-        bitrate: probed.bitrate,
-    };
+    let stream =
+        Mp3Stream { samples: probed.samples, channels: probed.channels, bitrate: probed.bitrate };
     let (secs, nanos) = modified(&stat);
     let profile = ["mp3-", &stream.bitrate.to_string()].concat();
     let etag = etag::variant(&etag::strong(stat.size, secs, nanos), &profile);

@@ -11,7 +11,7 @@ use std::io;
 use std::os::unix::process::CommandExt as _;
 use std::sync::OnceLock;
 
-use rustix::process::{Resource, Rlimit, Signal};
+use rustix::process::{Gid, Resource, Rlimit, Signal, Uid};
 use rustix::thread::UnshareFlags;
 
 /// CPU seconds a decoder may use: far above a full decode of a ten-hour file here.
@@ -53,15 +53,15 @@ impl NetIsolation {
 
 static ISOLATION: OnceLock<(NetIsolation, Option<ChildUser>)> = OnceLock::new();
 
-/// Finds how this kernel isolates a child's network, by starting `/bin/true` each way,
-/// and fixes it and `user` for every child after. Logs where children stay on the
+/// Finds how this kernel isolates a child's network, by starting `/bin/true` each way as
+/// `user`, and fixes it and `user` for every child after. Logs where children stay on the
 /// host's network.
 pub fn init(user: Option<ChildUser>) -> NetIsolation {
     let found = [NetIsolation::Namespace, NetIsolation::UserNamespace]
         .into_iter()
         .find(|&isolation| {
             let mut probe = std::process::Command::new("/bin/true");
-            apply(&mut probe, isolation, None);
+            apply(&mut probe, isolation, user);
             probe.status().is_ok_and(|status| status.success())
         })
         .unwrap_or(NetIsolation::None);
@@ -84,9 +84,6 @@ pub fn confine(command: &mut tokio::process::Command) {
 }
 
 fn apply(command: &mut std::process::Command, isolation: NetIsolation, user: Option<ChildUser>) {
-    if let Some(user) = user {
-        command.uid(user.uid).gid(user.gid);
-    }
     let unshare = isolation.flags();
     #[allow(unsafe_code, reason = "pre_exec: the confinement must happen in the child")]
     // SAFETY: the closure runs in the forked child before exec, so it may only make
@@ -110,6 +107,14 @@ fn apply(command: &mut std::process::Command, isolation: NetIsolation, user: Opt
                 // SAFETY: a freshly forked child has one thread and shares no
                 // descriptor table, so unsharing cannot surprise another thread.
                 rustix::thread::unshare_unsafe(flags)?;
+            }
+            // The user changes last: a namespace of its own needs the server's rights,
+            // which `Command::uid` would already have dropped before this closure runs.
+            // The child has one thread, so the per-thread calls are the process's.
+            if let Some(user) = user {
+                rustix::thread::set_thread_groups(&[])?;
+                rustix::thread::set_thread_gid(Gid::from_raw(user.gid))?;
+                rustix::thread::set_thread_uid(Uid::from_raw(user.uid))?;
             }
             Ok::<(), io::Error>(())
         });

@@ -25,8 +25,12 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(4);
 const MEMORY_KEEP_RESIDENT: usize = 64 << 10;
 /// Bytes of each pooled table and stack reset in place instead of decommitted.
 const KEEP_RESIDENT: usize = 1 << 20;
-/// Slots whose remaining pages are decommitted together.
-const DECOMMIT_BATCH: usize = 32;
+/// Slots whose remaining pages are decommitted together: one, so that a guest that grew
+/// its memory to the limit gives it back when its request ends. Batches of 32 let 32
+/// such instances stay resident (2 GiB at the 64 MiB default), a hostile guest's easy
+/// way to hold host memory; tapedeck's stream guest never grows past what stays
+/// resident, so it has nothing to decommit either way.
+const DECOMMIT_BATCH: usize = 1;
 
 /// Epoch ticks so far: a clock far cheaper to read than the system's, for timing
 /// every crossing between wasm and the host.

@@ -65,9 +65,9 @@ impl TwoTenants {
     }
 
     /// Runs `attack` while a client loops on the well-behaved tenant (for at least
-    /// [`QUIET_TIME`]), and asserts that each of that client's requests got its file's exact bytes within [`LATENCY_BOUND`]. Prints
-    /// its latencies, and those of the same client alone just before. Returns what `attack`
-    /// returned and the latencies.
+    /// [`QUIET_TIME`]), and asserts that each of that client's requests got its file's exact
+    /// bytes within [`LATENCY_BOUND`]. Prints its latencies, and those of the same client
+    /// alone just before. Returns what `attack` returned and the latencies.
     #[track_caller]
     pub fn good_tenant_during<T>(&self, what: &str, attack: impl FnOnce() -> T) -> (T, Latencies) {
         let expected = self.good.read(GOOD_FILE);

@@ -197,7 +197,7 @@ pub fn transcode_media(name: &str) -> Vec<u8> {
 }
 
 /// `ffmpeg` quiet, overwriting, not reading stdin; inputs and outputs still to add.
-fn ffmpeg() -> Command {
+pub fn ffmpeg() -> Command {
     let mut ffmpeg = Command::new("ffmpeg");
     ffmpeg.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]);
     ffmpeg

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, reason = "each test module uses a different part of the support code")]
 
+pub mod api;
 pub mod bystander;
 pub mod byteranges;
 pub mod bytes;
@@ -15,6 +16,7 @@ pub mod media;
 pub mod metrics;
 pub mod processes;
 pub mod server;
+pub mod tagged;
 pub mod wav;
 
 use std::process::{Command, Stdio};

@@ -95,14 +95,10 @@ impl Host for ImportsCtxView<'_> {
         format: PcmFormat,
         chunks: Vec<Chunk>,
     ) -> wasmtime::Result<Result<(), TranscodeError>> {
-        let literal_bytes = chunks
-            .iter()
-            .map(|chunk| match chunk {
-                Chunk::Literal(bytes) => bytes.len(),
-                Chunk::Pcm(_) => 0,
-            })
-            .sum();
-        check_body_size(chunks.len(), literal_bytes)?;
+        check_chunks(&chunks, |chunk| match chunk {
+            Chunk::Literal(bytes) => bytes.len(),
+            Chunk::Pcm(_) => 0,
+        })?;
         let file = reopen(self, &file)?;
         let source = Source { file, codec, format, transcoder: Arc::clone(&self.ctx.transcoder) };
         let first_span = chunks.iter().find_map(|chunk| match chunk {
@@ -124,6 +120,12 @@ impl Host for ImportsCtxView<'_> {
         self.ctx.body.put(HyperOutgoingBody::new(body));
         Ok(Ok(()))
     }
+}
+
+/// Refuses (with a trap) a body of more chunks or literal bytes than any guest needs;
+/// `literal_len` is a chunk's literal bytes.
+fn check_chunks<C>(chunks: &[C], literal_len: impl Fn(&C) -> usize) -> wasmtime::Result<()> {
+    check_body_size(chunks.len(), chunks.iter().map(literal_len).sum())
 }
 
 /// A fresh open file description of the file behind the guest's descriptor.

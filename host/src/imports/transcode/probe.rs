@@ -42,6 +42,22 @@ pub(super) async fn probe(input: File, codec: Codec) -> Result<PcmFormat, Transc
         ],
     };
     let name = tool(codec, true);
+    run_probe(name, args, input, |stdout| match codec {
+        Codec::Wavpack => parse_wvunpack_info(stdout),
+        Codec::Wma => parse_ffprobe(stdout),
+    })
+    .await
+}
+
+/// Runs the probe `name` (confined) with `args` on `input`, and reads what it printed with
+/// `parse`. A tool that fails, or output `parse` refuses, is a corrupt file; the log gets
+/// the tool's first line of complaint, the guest only the tool's name.
+pub(super) async fn run_probe<T>(
+    name: &'static str,
+    args: &[&str],
+    input: File,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, TranscodeError> {
     let mut command = Command::new(name);
     confine(&mut command);
     let output = command
@@ -53,13 +69,8 @@ pub(super) async fn probe(input: File, codec: Codec) -> Result<PcmFormat, Transc
         .output()
         .await
         .map_err(|error| spawn_error(name, error))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let parsed = match codec {
-        Codec::Wavpack => parse_wvunpack_info(&stdout),
-        Codec::Wma => parse_ffprobe(&stdout),
-    };
-    match parsed {
-        Some(format) if output.status.success() => Ok(format),
+    match parse(&String::from_utf8_lossy(&output.stdout)) {
+        Some(parsed) if output.status.success() => Ok(parsed),
         _ => {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let reason = stderr.lines().map(str::trim).find(|line| !line.is_empty());

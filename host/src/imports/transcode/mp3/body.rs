@@ -169,7 +169,10 @@ impl Maker {
         let count = BLOCK_FRAMES.min(total.saturating_sub(first));
         let start = first as i64 - PRE_ROLL_FRAMES as i64;
         let window = PRE_ROLL_FRAMES + BLOCK_FRAMES + POST_ROLL_FRAMES;
-        let pcm = self.decoder.window(start * SAMPLES_PER_FRAME as i64, window * SAMPLES_PER_FRAME).await?;
+        let pcm = self
+            .decoder
+            .window(start * SAMPLES_PER_FRAME as i64, window * SAMPLES_PER_FRAME)
+            .await?;
         let frames =
             encoder::encode(&pcm, &self.stream, PRE_ROLL_FRAMES as usize, count as usize).await?;
         let frames = Bytes::from(frames);
@@ -207,7 +210,9 @@ impl Decoder {
     ) -> Result<Self, TranscodeError> {
         let permit = transcoder.permit()?;
         let mut command = Command::new("ffmpeg");
-        command.args(["-nostdin", "-v", "error", "-threads", "1"]).args(input_args(container));
+        command
+            .args(["-nostdin", "-v", "error", "-threads", "1"])
+            .args(input_args(container, false));
         command.args(["-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le"]);
         command.args(["-ac", &stream.channels.to_string(), "-ar", "48000", "pipe:1"]);
         confine(&mut command);
@@ -261,7 +266,9 @@ impl Decoder {
             let lo = piece_from.max(self.kept_from);
             let hi = piece_end.min(self.len);
             if hi > lo {
-                self.kept.extend_from_slice(&buf[(lo - piece_from) as usize..(hi - piece_from) as usize]);
+                self.kept.extend_from_slice(
+                    &buf[(lo - piece_from) as usize..(hi - piece_from) as usize],
+                );
             }
         }
         let mut window = vec![0; bytes];

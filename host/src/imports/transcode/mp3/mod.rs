@@ -14,7 +14,7 @@ use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use self::body::Mp3Body;
-use super::{ImportsCtxView, check_body_size, reopen};
+use super::{ImportsCtxView, check_chunks, reopen};
 use crate::imports::bindings::tapedeck::server::mp3::{Chunk, Container, Host, Mp3Stream};
 use crate::imports::bindings::tapedeck::server::transcode::TranscodeError;
 
@@ -30,20 +30,29 @@ fn settle_bitrate(requested: u32, max: u32) -> u32 {
     BITRATES.iter().copied().filter(|&kbps| kbps <= ceiling).max().unwrap_or(BITRATES[0])
 }
 
-/// ffmpeg's input options for `container`, reading the descriptor on stdin. The demuxer is
-/// forced, as for the WAV transcode (`decoder.rs`). MP4 keeps its index at the end when
-/// written in one pass, so it needs a seekable input: `file:/dev/stdin`, the same open file;
-/// the mov demuxer follows no references to other files unless `enable_drefs` is set.
-fn input_args(container: Container) -> [&'static str; 6] {
-    let (format, protocol, input) = match container {
-        Container::Mp3 => ("mp3", "pipe", "pipe:0"),
-        Container::Flac => ("flac", "pipe", "pipe:0"),
-        Container::Wav => ("wav", "pipe", "pipe:0"),
-        Container::Mp4 => ("mp4", "file", "file:/dev/stdin"),
-        Container::Ogg => ("ogg", "pipe", "pipe:0"),
-        Container::Asf => ("asf", "pipe", "pipe:0"),
-        Container::Wavpack => ("wv", "pipe", "pipe:0"),
+/// ffmpeg's and ffprobe's input options for `container`, reading the descriptor on stdin. The
+/// demuxer is forced, as for the WAV transcode (`decoder.rs`). Where the tool must seek, the
+/// input is `file:/dev/stdin`, the same open file: MP4 written in one pass keeps its index at
+/// the end, and a probe finds the length of MP3 (without a Xing frame), Ogg and WAV only
+/// from the file's size or its last page (from a pipe ffprobe says `duration=N/A`). None of
+/// these demuxers opens other files by name (the mov demuxer follows references only with
+/// `enable_drefs`), and the whitelist allows only `file` or `pipe`.
+fn input_args(container: Container, probing: bool) -> [&'static str; 6] {
+    let format = match container {
+        Container::Mp3 => "mp3",
+        Container::Flac => "flac",
+        Container::Wav => "wav",
+        Container::Mp4 => "mp4",
+        Container::Ogg => "ogg",
+        Container::Asf => "asf",
+        Container::Wavpack => "wv",
     };
+    let seeks = match container {
+        Container::Mp4 => true,
+        Container::Mp3 | Container::Wav | Container::Ogg => probing,
+        Container::Flac | Container::Asf | Container::Wavpack => false,
+    };
+    let (protocol, input) = if seeks { ("file", "file:/dev/stdin") } else { ("pipe", "pipe:0") };
     ["-f", format, "-protocol_whitelist", protocol, "-i", input]
 }
 
@@ -69,23 +78,24 @@ impl Host for ImportsCtxView<'_> {
         stream: Mp3Stream,
         chunks: Vec<Chunk>,
     ) -> wasmtime::Result<Result<(), TranscodeError>> {
-        let literal_bytes = chunks
-            .iter()
-            .map(|chunk| match chunk {
-                Chunk::Literal(bytes) => bytes.len(),
-                Chunk::Frames(_) => 0,
-            })
-            .sum();
-        check_body_size(chunks.len(), literal_bytes)?;
+        check_chunks(&chunks, |chunk| match chunk {
+            Chunk::Literal(bytes) => bytes.len(),
+            Chunk::Frames(_) => 0,
+        })?;
         if !BITRATES.contains(&stream.bitrate) || !matches!(stream.channels, 1 | 2) {
-            wasmtime::bail!("an mp3 stream of {} kbit/s, {} channels", stream.bitrate, stream.channels);
+            wasmtime::bail!(
+                "an mp3 stream of {} kbit/s, {} channels",
+                stream.bitrate,
+                stream.channels
+            );
         }
         let input = reopen(self, &file)?;
         let transcoder = Arc::clone(&self.ctx.transcoder);
-        let body = match Mp3Body::start(input, container, stream, chunks, transcoder, self.ctx.deadline) {
-            Ok(body) => body,
-            Err(error) => return Ok(Err(error)),
-        };
+        let body =
+            match Mp3Body::start(input, container, stream, chunks, transcoder, self.ctx.deadline) {
+                Ok(body) => body,
+                Err(error) => return Ok(Err(error)),
+            };
         let plays_per_sec = u64::from(stream.bitrate) * 1000 / 8;
         if let Some(pace) = self.ctx.transcoder.limits.transcode_pace(plays_per_sec) {
             self.ctx.body.connection.pace.narrow(pace);

@@ -1,14 +1,10 @@
 //! The length and channels of any library file, read by `ffprobe` with its container forced.
 
 use std::fs::File;
-use std::process::Stdio;
-
-use tokio::process::Command;
 
 use super::{Container, Mp3Stream, RATE, input_args};
 use crate::imports::bindings::tapedeck::server::transcode::TranscodeError;
-use crate::imports::transcode::probe::spawn_error;
-use crate::io::confine::confine;
+use crate::imports::transcode::probe::run_probe;
 
 /// The longest source encoded: a day. Keeps every count the guest derives from it (frames in
 /// the Info tag's 32 bits among them) far from overflow whatever a hostile file claims.
@@ -20,40 +16,21 @@ pub(super) async fn probe(
     container: Container,
     bitrate: u32,
 ) -> Result<Mp3Stream, TranscodeError> {
-    let mut command = Command::new("ffprobe");
-    confine(&mut command);
-    command.args(["-v", "error"]).args(input_args(container));
-    command.args(["-select_streams", "a:0", "-show_entries"]);
-    command.args(["stream=sample_rate,channels,time_base,duration_ts:format=duration"]);
-    command.args(["-of", "default=noprint_wrappers=1"]);
-    let output = command
-        .stdin(input)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|error| spawn_error("ffprobe", error))?;
-    match parse(&String::from_utf8_lossy(&output.stdout)) {
-        Some((samples, channels)) if output.status.success() => {
-            Ok(Mp3Stream { samples, channels, bitrate })
-        }
-        _ => {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let reason = stderr.lines().map(str::trim).find(|line| !line.is_empty());
-            tracing::warn!(tool = "ffprobe", reason, "mp3 probe failed");
-            Err(TranscodeError::Corrupt("ffprobe cannot read this file".into()))
-        }
-    }
+    let mut args = vec!["-v", "error"];
+    args.extend(input_args(container, true));
+    args.extend(["-select_streams", "a:0", "-show_entries"]);
+    args.extend(["stream=sample_rate,channels,time_base,duration_ts:format=duration"]);
+    args.extend(["-of", "default=noprint_wrappers=1"]);
+    let (samples, channels) = run_probe("ffprobe", &args, input, parse).await?;
+    Ok(Mp3Stream { samples, channels, bitrate })
 }
 
 /// Samples at 48 kHz and channels (1 or 2) from ffprobe's `key=value` lines. The stream's
 /// `duration_ts` in its `time_base` is exact where the container records a length (FLAC,
 /// WAV, WavPack); otherwise the container's `duration` (microseconds) is used.
 fn parse(stdout: &str) -> Option<(u64, u8)> {
-    let value = |key: &str| {
-        stdout.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
-    };
+    let value =
+        |key: &str| stdout.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix('='));
     let channels: u32 = value("channels")?.parse().ok()?;
     let channels = match channels {
         0 => return None,
@@ -80,8 +57,10 @@ mod tests {
     use super::*;
 
     /// (name, what ffprobe printed, samples at 48 kHz and channels).
+    type Case = (&'static str, &'static str, Option<(u64, u8)>);
+
     #[rustfmt::skip]
-    const CASES: &[(&str, &str, Option<(u64, u8)>)] = &[
+    const CASES: &[Case] = &[
         ("captured: FLAC, 3 s at 44.1 kHz",
             "sample_rate=44100\nchannels=2\ntime_base=1/44100\nduration_ts=132300\nduration=3.000000\n",
             Some((144_000, 2))),
