@@ -272,6 +272,21 @@ async function main() {
   await waitPlaying('Space to resume', 0.2);
   log('ok - Space pauses and resumes');
 
+  // ---- 5b. Quality: switching to a 128k MP3 transcode keeps the position and plays on;
+  // back to the original likewise.
+  for (const [value, pattern] of [['128', /\/stream\/mp3\/.*[?&]bitrate=128/], ['', /\/stream\/(?!mp3\/)/]]) {
+    const before = (await audioState()).t;
+    await page.getByTestId('quality').selectOption(value);
+    try {
+      await page.waitForFunction(([source, before]) => {
+        const a = document.querySelector('audio');
+        return new RegExp(source).test(a.currentSrc) && a.readyState >= 1 && !a.paused && Math.abs(a.currentTime - before) < 1.5;
+      }, [pattern.source, before], { timeout: WAIT, polling: 50 });
+    } catch (e) { fail(`quality "${value || 'original'}": ${JSON.stringify(await audioState())}`); }
+    await waitPlaying(`after switching quality to "${value || 'original'}"`, 0.2);
+    log(`ok - quality "${value || 'original'}" plays on from ${before.toFixed(2)} s`);
+  }
+
   // ---- 6. Next (button), previous, next (keyboard), auto-advance at the end.
   const { i, titles } = first;
   if (i + 1 >= titles.length) fail(`"${expect.track}" is the last track of ${expect.folder}: pick one with a next track`);
