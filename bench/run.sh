@@ -169,6 +169,8 @@ log "(d) 1000 slow readers";             run slow_readers.py "${TARGETS[@]}"
 log "(e) WavPack transcoding"
 if [[ -n ${TAPEDECK_PORT:-} ]]; then
   run transcode.py --target "tapedeck,$TAPEDECK_PORT,$TAPEDECK_PID"
+  log "(f) MP3 transcoding";              run mp3.py --target "tapedeck,$TAPEDECK_PORT,$TAPEDECK_PID"
+  log "(g) library listing";              run browse.py --target "tapedeck,$TAPEDECK_PORT,$TAPEDECK_PID"
 else
   echo '{"row": "(e) .wv→WAV transcode", "server": "tapedeck", "value": null, "unit": "", "better": "", "note": "tapedeck not running"}' >>"$RESULTS"
 fi
