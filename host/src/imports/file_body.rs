@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -20,39 +20,8 @@ use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use super::bindings::tapedeck::server::file_body::{Chunk, Host};
-use super::{ImportsCtxView, check_body_size};
+use super::ctx::{ImportsCtxView, check_chunks};
 use crate::io::sendfile::{HOLE_BYTES, Spans};
-
-/// Where the host's body imports leave a body for the response the guest is about to set.
-#[derive(Clone, Default)]
-pub struct BodySlot {
-    body: Arc<Mutex<Option<HyperOutgoingBody>>>,
-    /// The connection the response goes out on.
-    pub connection: Arc<Spans>,
-}
-
-impl BodySlot {
-    /// An empty slot for a response on the connection whose spans `connection` queues.
-    pub fn new(connection: Arc<Spans>) -> Self {
-        Self { body: Arc::default(), connection }
-    }
-
-    /// Makes `body` the body of the response the guest sets next.
-    pub fn put(&self, body: HyperOutgoingBody) {
-        *self.body.lock().unwrap() = Some(body);
-    }
-
-    /// Gives `response` the body the guest asked for, if it asked for one.
-    pub fn attach(
-        &self,
-        response: hyper::Response<HyperOutgoingBody>,
-    ) -> hyper::Response<HyperOutgoingBody> {
-        match self.body.lock().unwrap().take() {
-            Some(body) => response.map(|_| body),
-            None => response,
-        }
-    }
-}
 
 impl Host for ImportsCtxView<'_> {
     async fn send(
@@ -60,14 +29,10 @@ impl Host for ImportsCtxView<'_> {
         file: Option<Resource<Descriptor>>,
         chunks: Vec<Chunk>,
     ) -> wasmtime::Result<()> {
-        let literal_bytes = chunks
-            .iter()
-            .map(|chunk| match chunk {
-                Chunk::Literal(bytes) => bytes.len(),
-                Chunk::Span(_) => 0,
-            })
-            .sum();
-        check_body_size(chunks.len(), literal_bytes)?;
+        check_chunks(&chunks, |chunk| match chunk {
+            Chunk::Literal(bytes) => bytes.len(),
+            Chunk::Span(_) => 0,
+        })?;
         let body = match file {
             Some(file) => {
                 let file = match self.table.get(&file)? {

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::limits::{CORE_INSTANCES_PER_GUEST, MEMORIES_PER_GUEST, TABLES_PER_GUEST};
 use crate::config::INSTANCE_SLOTS;
 use wasmtime::{
     Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
@@ -31,6 +30,14 @@ const KEEP_RESIDENT: usize = 1 << 20;
 /// way to hold host memory; tapedeck's stream guest never grows past what stays
 /// resident, so it has nothing to decommit either way.
 const DECOMMIT_BATCH: usize = 1;
+
+/// Core instances one guest may create: a Rust component needs three or four. The
+/// pool holds this many per instance slot, so a tenant's reserved slots are whole.
+pub const CORE_INSTANCES_PER_GUEST: u32 = 8;
+/// Linear memories one guest may create.
+pub const MEMORIES_PER_GUEST: u32 = 2;
+/// Tables one guest may create.
+pub const TABLES_PER_GUEST: u32 = 8;
 
 /// Epoch ticks so far: a clock far cheaper to read than the system's, for timing
 /// every crossing between wasm and the host.

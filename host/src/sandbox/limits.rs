@@ -8,14 +8,6 @@ use wasmtime::{CallHook, ResourceLimiter};
 
 use super::engine;
 
-/// Core instances one guest may create: a Rust component needs three or four. The
-/// pool holds this many per instance slot, so a tenant's reserved slots are whole.
-pub const CORE_INSTANCES_PER_GUEST: u32 = 8;
-/// Linear memories one guest may create.
-pub const MEMORIES_PER_GUEST: u32 = 2;
-/// Tables one guest may create.
-pub const TABLES_PER_GUEST: u32 = 8;
-
 /// The tenant's memory limit for one guest, remembering whether the guest hit it.
 pub(super) struct MemoryCap {
     pub(super) limit: usize,
@@ -44,15 +36,15 @@ impl ResourceLimiter for MemoryCap {
     }
 
     fn instances(&self) -> usize {
-        CORE_INSTANCES_PER_GUEST as usize
+        engine::CORE_INSTANCES_PER_GUEST as usize
     }
 
     fn tables(&self) -> usize {
-        TABLES_PER_GUEST as usize
+        engine::TABLES_PER_GUEST as usize
     }
 
     fn memories(&self) -> usize {
-        MEMORIES_PER_GUEST as usize
+        engine::MEMORIES_PER_GUEST as usize
     }
 }
 

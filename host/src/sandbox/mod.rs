@@ -24,16 +24,16 @@ use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
-use self::filesystem::{Lookups, MAX_PENDING_LOOKUPS, open_music_dir};
+use self::filesystem::open_music_dir;
 pub use self::limits::Refusal;
 use self::limits::{CpuMeter, Failure, Limit, MemoryCap};
-use self::linker::NoOutgoingRequests;
 pub use self::linker::linker;
 pub use self::state::GuestState;
+use self::state::NoOutgoingRequests;
 use crate::config::Limits;
+use crate::imports::BodySlot;
 use crate::imports::ImportsCtx;
-use crate::imports::file_body::BodySlot;
-use crate::imports::transcode::Transcoder;
+use crate::imports::Transcoder;
 use crate::io::sendfile::Spans;
 use crate::metrics::TenantMetrics;
 
@@ -63,13 +63,12 @@ struct Fresh {
 }
 
 /// What all of a tenant's guests share: its music dir, and its places for
-/// instances, lookups and decoders.
+/// instances and decoders.
 pub struct Grants {
     /// The tenant's music dir, opened once; each store gets a handle to it.
     music_dir: Dir,
     /// The tenant's places for instances: its share of the host's pool.
     instances: Arc<Semaphore>,
-    lookups: Lookups,
     transcoder: Arc<Transcoder>,
 }
 
@@ -83,7 +82,6 @@ impl Grants {
             instances: Arc::new(Semaphore::new(
                 (limits.max_instances + crate::config::SPARE_INSTANCES) as usize,
             )),
-            lookups: Arc::new(Semaphore::new(MAX_PENDING_LOOKUPS)),
             transcoder: Transcoder::new(limits, metrics.clone()),
         }))
     }
@@ -176,8 +174,8 @@ impl Sandbox {
         // The guest runs in this task until it has answered, which is all tapedeck's
         // own guest needs (its bodies are the host's); a guest still writing its body
         // through `wasi:http` carries on in a task of its own while hyper sends it.
-        // The guest's host calls count too: a guest waiting on a clock or a stuck
-        // lookup is cut here, not at the end of a long streaming timeout.
+        // The guest's host calls count too: a guest waiting on a clock is cut here, not
+        // at the end of a long streaming timeout.
         let answer_by = deadline.min(tokio::time::Instant::now() + self.limits.guest_wall());
         let (answer, finished) = tokio::select! {
             biased;
@@ -261,7 +259,6 @@ impl Sandbox {
             music_dir: self.grants.music_dir.clone(),
             _place: place,
             opens: 0,
-            lookups: Arc::clone(&self.grants.lookups),
             http: WasiHttpCtx::new(),
             hooks: NoOutgoingRequests,
             table: ResourceTable::new(),

@@ -8,11 +8,9 @@ use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::filesystem::Dir;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use super::filesystem::Lookups;
 use super::limits::{CpuMeter, Limit, MemoryCap};
-use super::linker::NoOutgoingRequests;
 use crate::imports::{ImportsCtx, ImportsCtxView, ImportsView};
 
 /// What one request's store holds.
@@ -24,8 +22,6 @@ pub struct GuestState {
     pub(super) music_dir: Dir,
     /// Files and directories the guest has opened in this request.
     pub(super) opens: u32,
-    /// The tenant's lookups in flight.
-    pub(super) lookups: Lookups,
     pub(super) http: WasiHttpCtx,
     pub(super) hooks: NoOutgoingRequests,
     pub(super) table: ResourceTable,
@@ -66,5 +62,33 @@ impl WasiHttpView for GuestState {
 impl ImportsView for GuestState {
     fn imports(&mut self) -> ImportsCtxView<'_> {
         ImportsCtxView { table: &mut self.table, ctx: &mut self.imports }
+    }
+}
+
+/// The guest may not make HTTP requests: `wasi:http/outgoing-handler` is not even
+/// linked, and this refuses anything that would reach the hook regardless.
+pub(super) struct NoOutgoingRequests;
+
+impl WasiHttpHooks for NoOutgoingRequests {
+    /// wasmtime-wasi-http's default set, without the default's `Arc` allocation per call
+    /// (once for every header field the guest sets).
+    fn is_forbidden_header(&mut self, name: &http::HeaderName) -> bool {
+        wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS.contains(name)
+    }
+
+    fn send_request(
+        &mut self,
+        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = wasmtime_wasi_http::Result<(
+                    http::Response<wasmtime_wasi_http::WasiBody>,
+                    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+                )>,
+            > + Send,
+    > {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
     }
 }

@@ -12,10 +12,10 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::process::{Child, ChildStdout, Command};
 
 use super::probe::{spawn_error, tool};
-use super::{DecoderPermit, Transcoder, reopen_file};
 use crate::imports::bindings::tapedeck::server::transcode::{
     Codec, PcmFormat, PcmSpan, TranscodeError,
 };
+use crate::imports::decoders::{DecoderPermit, Transcoder, reopen_file};
 use crate::io::confine::confine;
 
 /// What a transcode's decoders run on.

@@ -13,13 +13,8 @@ mod decoder;
 mod mp3;
 mod probe;
 
-use std::fs::File;
-use std::io;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
-use prometheus_client::metrics::gauge::Gauge;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::Resource;
 use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -27,53 +22,8 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use self::body::TranscodeBody;
 use self::decoder::Source;
 use super::bindings::tapedeck::server::transcode::{Chunk, Codec, Host, PcmFormat, TranscodeError};
-use super::{ImportsCtxView, check_body_size};
-use crate::config::Limits;
-use crate::metrics::TenantMetrics;
-
-/// A tenant's decoders: how many may run, and what they are counted in.
-pub struct Transcoder {
-    permits: Arc<Semaphore>,
-    limits: Limits,
-    metrics: TenantMetrics,
-}
-
-impl Transcoder {
-    /// A transcoder that runs at most `max_decoders` decoder processes at once.
-    /// A transcoder that runs at most `limits.max_decoders` decoder processes at once
-    /// and paces its bodies as `limits` say.
-    pub fn new(limits: &Limits, metrics: TenantMetrics) -> Arc<Self> {
-        let permits = Arc::new(Semaphore::new(limits.max_decoders));
-        Arc::new(Self { permits, limits: *limits, metrics })
-    }
-
-    /// A place for one more decoder process, or `Busy` when all are taken.
-    pub(super) fn permit(&self) -> Result<DecoderPermit, TranscodeError> {
-        match Arc::clone(&self.permits).try_acquire_owned() {
-            Ok(permit) => {
-                self.metrics.decoders.inc();
-                self.metrics.decoder_starts.inc();
-                Ok(DecoderPermit { _permit: permit, running: self.metrics.decoders.clone() })
-            }
-            Err(_) => {
-                self.metrics.limit_hit("decoders");
-                Err(TranscodeError::Busy)
-            }
-        }
-    }
-}
-
-/// One running decoder's place; gives it back, and counts it gone, when dropped.
-pub(super) struct DecoderPermit {
-    _permit: OwnedSemaphorePermit,
-    running: Gauge,
-}
-
-impl Drop for DecoderPermit {
-    fn drop(&mut self) {
-        self.running.dec();
-    }
-}
+use super::ctx::{ImportsCtxView, check_chunks};
+use super::decoders::reopen;
 
 impl Host for ImportsCtxView<'_> {
     async fn probe(
@@ -81,7 +31,7 @@ impl Host for ImportsCtxView<'_> {
         file: Resource<Descriptor>,
         codec: Codec,
     ) -> wasmtime::Result<Result<PcmFormat, TranscodeError>> {
-        let input = reopen(self, &file)?;
+        let input = reopen(self.table, &file)?;
         Ok(match self.ctx.transcoder.permit() {
             Ok(_permit) => probe::probe(input, codec).await,
             Err(busy) => Err(busy),
@@ -99,7 +49,7 @@ impl Host for ImportsCtxView<'_> {
             Chunk::Literal(bytes) => bytes.len(),
             Chunk::Pcm(_) => 0,
         })?;
-        let file = reopen(self, &file)?;
+        let file = reopen(self.table, &file)?;
         let source = Source { file, codec, format, transcoder: Arc::clone(&self.ctx.transcoder) };
         let first_span = chunks.iter().find_map(|chunk| match chunk {
             Chunk::Pcm(span) => Some(*span),
@@ -120,27 +70,4 @@ impl Host for ImportsCtxView<'_> {
         self.ctx.body.put(HyperOutgoingBody::new(body));
         Ok(Ok(()))
     }
-}
-
-/// Refuses (with a trap) a body of more chunks or literal bytes than any guest needs;
-/// `literal_len` is a chunk's literal bytes.
-fn check_chunks<C>(chunks: &[C], literal_len: impl Fn(&C) -> usize) -> wasmtime::Result<()> {
-    check_body_size(chunks.len(), chunks.iter().map(literal_len).sum())
-}
-
-/// A fresh open file description of the file behind the guest's descriptor.
-fn reopen(view: &ImportsCtxView<'_>, file: &Resource<Descriptor>) -> wasmtime::Result<File> {
-    match view.table.get(file)? {
-        Descriptor::File(file) => Ok(reopen_file(&file.file)?),
-        Descriptor::Dir(_) => wasmtime::bail!("transcode was given a directory"),
-    }
-}
-
-/// Another open file description of `file`, with an offset of its own. Only of a
-/// regular file: opening a FIFO again would wait for a writer.
-pub(super) fn reopen_file(file: &File) -> io::Result<File> {
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::other("not a regular file"));
-    }
-    File::open(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }

@@ -23,11 +23,11 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::encoder::{self, Reaped, frame_len};
-use super::input_args;
+use super::format::input_args;
 use crate::imports::bindings::tapedeck::server::mp3::{Chunk, Container, Mp3Stream};
 use crate::imports::bindings::tapedeck::server::transcode::TranscodeError;
+use crate::imports::decoders::{DecoderPermit, Transcoder};
 use crate::imports::transcode::probe::spawn_error;
-use crate::imports::transcode::{DecoderPermit, Transcoder};
 use crate::io::confine::confine;
 
 /// Frames per block: 416 × 1152 samples is 9.98 s. Each block costs an encoder start (tens of

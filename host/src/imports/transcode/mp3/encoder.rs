@@ -6,7 +6,7 @@ use std::process::Stdio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
-use super::BITRATES;
+use super::format::BITRATES;
 use crate::imports::bindings::tapedeck::server::mp3::Mp3Stream;
 use crate::io::confine::confine;
 

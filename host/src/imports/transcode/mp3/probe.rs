@@ -2,7 +2,8 @@
 
 use std::fs::File;
 
-use super::{Container, Mp3Stream, RATE, input_args};
+use super::format::{RATE, input_args};
+use crate::imports::bindings::tapedeck::server::mp3::{Container, Mp3Stream};
 use crate::imports::bindings::tapedeck::server::transcode::TranscodeError;
 use crate::imports::transcode::probe::run_probe;
 
