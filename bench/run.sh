@@ -6,7 +6,8 @@
 # Builds tapedeck in release, installs what is missing (nginx, wrk, curl, python3, wavpack,
 # iproute2) with apt-get, generates a music library once (cached in target/bench-data/),
 # starts tapedeck and nginx on 127.0.0.1 serving that same directory under /stream/, runs
-# workloads (a)-(e) against both (see the bench/*.py headers), prints the table and rewrites
+# workloads (a)-(g) against both ((e)-(g) beside a reference tool, not nginx; see the
+# bench/*.py headers), prints the table and rewrites
 # the results section of bench/RESULTS.md. Every process started here is recorded by PID
 # and stopped by PID on exit. Servers' logs of the last run: target/bench-data/last-*.log.
 set -euo pipefail

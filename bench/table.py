@@ -25,7 +25,8 @@ How to read it: figures are medians (or wrk's percentiles) from one run on a sha
 noisy machine, so compare the two columns of the same run rather than runs. The ratio is
 tapedeck ÷ nginx: above 1 is better for "higher" rows (throughput), below 1 for "lower"
 rows (latency, memory). "zero" rows count leftovers (fds, sockets, processes) and should
-read 0. In (e) the second column is `wvunpack` alone, not nginx.
+read 0. In (e) the second column is `wvunpack` alone, in (f) `ffmpeg`, in (g) a Python
+`mutagen` listing, not nginx.
 """
 
 
