@@ -71,6 +71,28 @@ pub fn init(user: Option<ChildUser>) -> NetIsolation {
     ISOLATION.get_or_init(|| (found, user)).0
 }
 
+/// A child process killed and reaped when dropped, so that it lives exactly as long as
+/// the stream it feeds. tokio reaps a dropped child only when some later child event
+/// comes; this waits for it at once, so an idle server holds no zombie.
+pub struct Reaped(Option<tokio::process::Child>);
+
+impl Reaped {
+    /// Takes charge of `child`.
+    pub fn new(child: tokio::process::Child) -> Self {
+        Self(Some(child))
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let Some(mut child) = self.0.take() else { return };
+        _ = child.start_kill();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { _ = child.wait().await });
+        }
+    }
+}
+
 /// Confines `command`'s process as [`init`] found possible.
 pub fn confine(command: &mut tokio::process::Command) {
     let (isolation, user) = *ISOLATION.get_or_init(|| (NetIsolation::None, None));

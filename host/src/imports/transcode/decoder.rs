@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::{ChildStdout, Command};
 
 use super::probe::{spawn_error, tool};
 use crate::imports::bindings::tapedeck::server::transcode::{
     Codec, PcmFormat, PcmSpan, TranscodeError,
 };
 use crate::imports::decoders::{DecoderPermit, Transcoder, reopen_file};
-use crate::io::confine::confine;
+use crate::io::confine::{Reaped, confine};
 
 /// What a transcode's decoders run on.
 pub(super) struct Source {
@@ -88,7 +88,7 @@ impl Source {
         let stdout = child.stdout.take().expect("stdout is piped");
         let next = first_frame * self.block_align();
         let skip = span.first_frame * self.block_align() + span.skip - next;
-        Ok(DecoderOutput { stdout, next, skip, child: Some(child), _permit: permit })
+        Ok(DecoderOutput { stdout, next, skip, _child: Reaped::new(child), _permit: permit })
     }
 
     fn block_align(&self) -> u64 {
@@ -104,20 +104,8 @@ pub(super) struct DecoderOutput {
     next: u64,
     /// Bytes still to discard before the first one the guest asked for.
     skip: u64,
-    child: Option<Child>,
+    _child: Reaped,
     _permit: DecoderPermit,
-}
-
-impl Drop for DecoderOutput {
-    fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        _ = child.start_kill();
-        // tokio reaps a dropped child only when some later child event comes; wait
-        // for this one now, so an idle server holds no zombie.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { _ = child.wait().await });
-        }
-    }
 }
 
 impl AsyncRead for DecoderOutput {

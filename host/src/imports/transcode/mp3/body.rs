@@ -22,12 +22,13 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::encoder::{self, Reaped, frame_len};
+use super::encoder::{self, frame_len};
 use super::format::input_args;
 use crate::imports::bindings::tapedeck::server::mp3::{Chunk, Container, Mp3Stream};
 use crate::imports::bindings::tapedeck::server::transcode::TranscodeError;
 use crate::imports::decoders::{DecoderPermit, Transcoder};
 use crate::imports::transcode::probe::spawn_error;
+use crate::io::confine::Reaped;
 use crate::io::confine::confine;
 
 /// Frames per block: 416 × 1152 samples is 9.98 s. Each block costs an encoder start (tens of
@@ -227,7 +228,7 @@ impl Decoder {
         let frame_bytes = 2 * u64::from(stream.channels);
         Ok(Self {
             stdout,
-            _child: Reaped(Some(child)),
+            _child: Reaped::new(child),
             _permit: permit,
             frame_bytes,
             len: stream.samples * frame_bytes,

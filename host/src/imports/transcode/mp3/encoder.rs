@@ -4,11 +4,11 @@
 use std::process::Stdio;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use super::format::BITRATES;
 use crate::imports::bindings::tapedeck::server::mp3::Mp3Stream;
-use crate::io::confine::confine;
+use crate::io::confine::{Reaped, confine};
 
 /// Bytes in every frame of `stream`: 144 × bit/s ÷ 48000, whole at 48 kHz, so no padding.
 pub(super) fn frame_len(stream: &Mp3Stream) -> usize {
@@ -38,20 +38,6 @@ pub(super) fn silent_frame(stream: &Mp3Stream) -> Vec<u8> {
     frame
 }
 
-/// A child killed and reaped when dropped: tokio reaps a dropped child only at some later
-/// child event, so an idle server would keep a zombie.
-pub(super) struct Reaped(pub(super) Option<Child>);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let Some(mut child) = self.0.take() else { return };
-        _ = child.start_kill();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { _ = child.wait().await });
-        }
-    }
-}
-
 /// Encodes `pcm` (s16le, 48 kHz, `stream.channels`) and returns output frames `skip..skip +
 /// count`: each checked, and a silent frame for any missing or malformed one.
 pub(super) async fn encode(
@@ -78,7 +64,7 @@ pub(super) async fn encode(
         .spawn()?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let mut stdout = child.stdout.take().expect("stdout is piped");
-    let _child = Reaped(Some(child));
+    let _child = Reaped::new(child);
     let write = async {
         stdin.write_all(pcm).await?;
         stdin.shutdown().await?;
