@@ -1,13 +1,15 @@
 //! Positional reads of a media file through a small block cache: every parser here reads
 //! headers scattered over the file, and each read of the host's file costs a call across
-//! the sandbox, so reads are made 64 KiB at a time and the blocks last read are kept.
+//! the sandbox, so reads are made a block at a time and the blocks last read are kept.
 
 use std::io::{self, Read, Seek, SeekFrom};
 
 use super::Malformed;
 
-/// Bytes read from the file at once, and the size of a cached block.
-const BLOCK: usize = 64 * 1024;
+/// Bytes read from the file at once, and the size of a cached block. Most files need a
+/// block at each end; a browse of 1,000 tagged MP3s took 67–86 ms with 16 KiB blocks
+/// against 88–118 ms with 64 KiB ones, which copied four times the bytes.
+const BLOCK: usize = 16 * 1024;
 /// Blocks kept: the head and the tail of a file (tags at both ends) and the block being
 /// scanned, with one to spare.
 const CACHED_BLOCKS: usize = 4;
