@@ -1,7 +1,7 @@
 """Workload (c): 500 browser-style seeks, and what they leave behind.
 
 Chromium seeks with an open-ended `Range: bytes=N-` at a 32 KiB-aligned N on a new
-connection, reads a little and cancels (see shared/notes/clients.md): an abort is the
+connection, reads a little and cancels: an abort is the
 normal end of a request. Each seek here opens a fresh connection, asks for `bytes=N-` of
 the 200 MiB file, reads 256 KiB, checks them against the file, and resets the connection.
 Servers alternate seek by seek, on the same offsets.

@@ -56,7 +56,7 @@ static ISOLATION: OnceLock<(NetIsolation, Option<ChildUser>)> = OnceLock::new();
 /// Finds how this kernel isolates a child's network, by starting `/bin/true` each way as
 /// `user`, and fixes it and `user` for every child after. Logs where children stay on the
 /// host's network.
-pub fn init(user: Option<ChildUser>) -> NetIsolation {
+pub fn init(user: Option<ChildUser>) {
     let found = [NetIsolation::Namespace, NetIsolation::UserNamespace]
         .into_iter()
         .find(|&isolation| {
@@ -68,7 +68,7 @@ pub fn init(user: Option<ChildUser>) -> NetIsolation {
     if found == NetIsolation::None {
         tracing::warn!("no network namespaces here: decoders share the host's network");
     }
-    ISOLATION.get_or_init(|| (found, user)).0
+    ISOLATION.get_or_init(|| (found, user));
 }
 
 /// A child process killed and reaped when dropped, so that it lives exactly as long as

@@ -75,7 +75,9 @@ pub(super) async fn route(
                 headers.insert(PREFIX_HEADER, prefix);
             }
             // Set before the guest runs: a transcode narrows it to its own pace.
-            connection.pace.start(tenant.pace);
+            if tenant.pace.is_some() {
+                connection.pace.start(tenant.pace);
+            }
             let mut response = match sandbox.handle(request, connection).await {
                 Ok(response) => response,
                 Err(refusal) => response::error(refusal.status, refusal.message),
