@@ -7,7 +7,8 @@
 //! (a failure is an [`open::OpenError`]), and calls [`path::resolve`], [`mime::audio_type`]
 //! or [`transcode::codec`], [`etag::strong`] and [`respond::serve`], then writes the
 //! [`reply::Reply`]. For `/stream/wav/…` it hands the host the pieces of
-//! [`transcode::body`]; for `/stream/mp3/…`, those of [`mp3::Mp3Stream::locate`].
+//! [`transcode::body`]; for `/stream/mp3/…`, those of [`mp3::Mp3Stream::locate`]. For
+//! `/hls/…` it writes [`hls`] playlists and [`fmp4`] boxes around the packets the host encodes.
 //!
 //! The header fields of a plain 200 or 206 are written without `core::fmt`: every
 //! `dyn Write` it calls through makes the request's fresh instance initialise a function
@@ -16,7 +17,9 @@
 
 pub mod disposition;
 pub mod etag;
+pub mod fmp4;
 pub mod headers;
+pub mod hls;
 pub mod json;
 pub mod mime;
 pub mod mp3;

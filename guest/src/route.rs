@@ -1,5 +1,5 @@
 //! Which policy answers a request target: `/stream/wav/…` and `/stream/mp3/…` are
-//! transcoded, `/stream/…` is sent as it is, anything else is not found.
+//! transcoded, `/stream/…` is sent as it is, `/hls/…` is HLS, anything else is not found.
 
 use crate::reply::{Reply, Status};
 
@@ -7,6 +7,8 @@ use crate::reply::{Reply, Status};
 const WAV_PREFIX: &str = "/stream/wav/";
 /// URL prefix of files transcoded to MP3: checked before [`STREAM_PREFIX`], which it extends.
 const MP3_PREFIX: &str = "/stream/mp3/";
+/// URL prefix of HLS playlists and segments.
+const HLS_PREFIX: &str = "/hls/";
 /// URL prefix of files sent as they are.
 const STREAM_PREFIX: &str = "/stream/";
 
@@ -20,10 +22,12 @@ pub enum Route<'a> {
     /// `/stream/mp3/<path>?<query>`: any audio file as constant-bitrate MP3, with the query
     /// (its `bitrate`), if any.
     Mp3(&'a str, Option<&'a str>),
+    /// `/hls/<path>/…?<query>`: HLS of an audio file, with the query (its `token`), if any.
+    Hls(&'a str, Option<&'a str>),
 }
 
 /// The route of `target` (path and query as received), or a 404 for any other path. Only
-/// `/stream/mp3/` reads the query.
+/// `/stream/mp3/` and `/hls/` read the query.
 pub fn route(target: &str) -> Result<Route<'_>, Reply> {
     let (path, query) = target.split_once('?').map_or((target, None), |(p, q)| (p, Some(q)));
     if let Some(raw) = path.strip_prefix(MP3_PREFIX) {
@@ -32,6 +36,8 @@ pub fn route(target: &str) -> Result<Route<'_>, Reply> {
         Ok(Route::Transcode(raw))
     } else if let Some(raw) = path.strip_prefix(STREAM_PREFIX) {
         Ok(Route::Plain(raw))
+    } else if let Some(raw) = path.strip_prefix(HLS_PREFIX) {
+        Ok(Route::Hls(raw, query))
     } else {
         Err(Reply::error(Status::NotFound, "Not found"))
     }
@@ -39,7 +45,7 @@ pub fn route(target: &str) -> Result<Route<'_>, Reply> {
 
 #[cfg(test)]
 mod tests {
-    use super::Route::{Mp3, Plain, Transcode};
+    use super::Route::{Hls, Mp3, Plain, Transcode};
     use super::{Route, route};
     use crate::reply::{Reply, Status};
 
@@ -67,6 +73,10 @@ mod tests {
         ("", Err(Status::NotFound)),
         ("?/stream/song.mp3", Err(Status::NotFound)),
         ("/api/stream/song.mp3", Err(Status::NotFound)),
+        ("/hls/a.flac/index.m3u8", Ok(Hls("a.flac/index.m3u8", None))),
+        ("/hls/a.flac/aac-64/3.m4s?token=x", Ok(Hls("a.flac/aac-64/3.m4s", Some("token=x")))),
+        ("/hls", Err(Status::NotFound)),
+        ("/HLS/a.flac/index.m3u8", Err(Status::NotFound)),
     ];
 
     #[test]

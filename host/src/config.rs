@@ -93,7 +93,8 @@ pub struct Limits {
     pub transcode_pace: f64,
     /// Seconds of a transcode sent at full speed before `transcode_pace` applies.
     pub transcode_pace_after_secs: u64,
-    /// The highest bitrate of `/stream/mp3/`, in kbit/s: a request for more gets this.
+    /// The highest bitrate of a transcode, in kbit/s: `/stream/mp3/?bitrate=` above it gets
+    /// it, and HLS lists only renditions within it; 0 for no cap.
     pub max_bitrate: u32,
 }
 
@@ -111,7 +112,7 @@ impl Default for Limits {
             limit_rate_after: 0,
             transcode_pace: 0.0,
             transcode_pace_after_secs: 30,
-            max_bitrate: 320,
+            max_bitrate: 0,
         }
     }
 }

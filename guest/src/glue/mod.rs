@@ -21,6 +21,7 @@ use crate::{etag, mime, path};
 
 mod bindings;
 mod bump;
+mod hls;
 mod mp3;
 mod transcoded;
 
@@ -50,6 +51,10 @@ enum Source {
     File(Descriptor),
     Transcode(transcoded::Decoding),
     Mp3(mp3::Encoding),
+    /// Bytes written here: a playlist, an initialization segment.
+    Bytes(Vec<u8>),
+    /// A media segment: its header written here, its packets kept by the host.
+    Segment(hls::EncodedSegment),
 }
 
 /// Decides the reply to a GET or HEAD, opening the file it names when there is one.
@@ -59,6 +64,7 @@ fn answer(request: &IncomingRequest, method: Method) -> (Reply, Source) {
         Route::Plain(raw) => plain(request, method, raw),
         Route::Transcode(raw) => transcoded::transcoded(request, method, raw),
         Route::Mp3(raw, query) => mp3::encoded(request, method, raw, query),
+        Route::Hls(raw, query) => hls::hls(request, method, raw, query),
     });
     answered.unwrap_or_else(|error| (error.for_method(method), Source::None))
 }
@@ -155,11 +161,27 @@ fn response(reply: Reply, source: Source) -> Result<OutgoingResponse, Reply> {
         // its own 503.
         (Body::Representation(chunks), Source::Transcode(decoding)) => decoding.send(chunks)?,
         (Body::Representation(chunks), Source::Mp3(encoding)) => encoding.send(chunks)?,
+        (Body::Representation(chunks), Source::Bytes(bytes)) => {
+            let chunks: Vec<file_body::Chunk> =
+                chunks.into_iter().map(|chunk| literal_chunk(chunk, &bytes)).collect();
+            file_body::send(None, &chunks);
+        }
+        (Body::Representation(chunks), Source::Segment(segment)) => segment.send(chunks),
         (Body::Representation(_), Source::None) => {
             unreachable!("a representation is answered with its source")
         }
     }
     Ok(response)
+}
+
+/// `chunk` of a representation made of `bytes`, as bytes.
+fn literal_chunk(chunk: Chunk, bytes: &[u8]) -> file_body::Chunk {
+    match chunk {
+        Chunk::Literal(literal) => file_body::Chunk::Literal(literal),
+        Chunk::Span { start, len } => {
+            file_body::Chunk::Literal(bytes[start as usize..(start + len) as usize].to_vec())
+        }
+    }
 }
 
 impl From<Chunk> for file_body::Chunk {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use tokio::time::Instant;
 use wasmtime::component::ResourceTable;
 
@@ -16,6 +17,8 @@ pub struct ImportsCtx {
     pub transcoder: Arc<Transcoder>,
     /// When the request times out; bodies the host makes end there too.
     pub deadline: Instant,
+    /// The packets of the request's last HLS segment, for the body the guest sends next.
+    pub packets: Bytes,
 }
 
 /// The imports' view of a store: its resource table and their context.

@@ -23,9 +23,10 @@ impl HasData for Imports {
     type Data<'a> = ImportsCtxView<'a>;
 }
 
-/// Adds tapedeck's imports (`file-body`, `transcode`, `mp3`) to a guest linker.
+/// Adds tapedeck's imports (`file-body`, `transcode`, `mp3`, `hls`) to a guest linker.
 pub fn add_to_linker<T: ImportsView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     bindings::tapedeck::server::file_body::add_to_linker::<T, Imports>(linker, T::imports)?;
     bindings::tapedeck::server::transcode::add_to_linker::<T, Imports>(linker, T::imports)?;
-    bindings::tapedeck::server::mp3::add_to_linker::<T, Imports>(linker, T::imports)
+    bindings::tapedeck::server::mp3::add_to_linker::<T, Imports>(linker, T::imports)?;
+    bindings::tapedeck::server::hls::add_to_linker::<T, Imports>(linker, T::imports)
 }

@@ -266,6 +266,7 @@ impl Sandbox {
                 body: BodySlot::default(),
                 transcoder: Arc::clone(&self.grants.transcoder),
                 deadline: tokio::time::Instant::now() + self.limits.request_timeout(),
+                packets: Default::default(),
             },
             memory: MemoryCap { limit: self.limits.memory_bytes(), hit: false },
             cpu: CpuMeter::default(),

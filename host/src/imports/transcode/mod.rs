@@ -10,6 +10,9 @@
 
 mod body;
 mod decoder;
+mod demux;
+mod filter;
+mod hls;
 mod mp3;
 mod probe;
 

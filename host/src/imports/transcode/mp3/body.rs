@@ -23,10 +23,10 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::encoder::{self, frame_len};
-use super::format::input_args;
 use crate::imports::bindings::tapedeck::server::mp3::{Chunk, Container, Mp3Stream};
 use crate::imports::bindings::tapedeck::server::transcode::TranscodeError;
 use crate::imports::decoders::{DecoderPermit, Transcoder};
+use crate::imports::transcode::demux::{Reading, input_args};
 use crate::imports::transcode::probe::spawn_error;
 use crate::io::confine::Reaped;
 use crate::io::confine::confine;
@@ -213,7 +213,7 @@ impl Decoder {
         let mut command = Command::new("ffmpeg");
         command
             .args(["-nostdin", "-v", "error", "-threads", "1"])
-            .args(input_args(container, false));
+            .args(input_args(container, Reading::Decode));
         command.args(["-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le"]);
         command.args(["-ac", &stream.channels.to_string(), "-ar", "48000", "pipe:1"]);
         confine(&mut command);

@@ -1,14 +1,11 @@
 //! The encoder of one block: a confined `ffmpeg` (libmp3lame) fed PCM on stdin, its frames
 //! checked one by one, and silent frames for any it does not give.
 
-use std::process::Stdio;
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 use super::format::BITRATES;
 use crate::imports::bindings::tapedeck::server::mp3::Mp3Stream;
-use crate::io::confine::{Reaped, confine};
+use crate::imports::transcode::filter;
 
 /// Bytes in every frame of `stream`: 144 × bit/s ÷ 48000, whole at 48 kHz, so no padding.
 pub(super) fn frame_len(stream: &Mp3Stream) -> usize {
@@ -55,26 +52,7 @@ pub(super) async fn encode(
     command.args(["-c:a", "libmp3lame", "-b:a", &format!("{}k", stream.bitrate)]);
     command.args(["-reservoir", "0", "-write_xing", "0", "-id3v2_version", "0"]);
     command.args(["-f", "mp3", "pipe:1"]);
-    confine(&mut command);
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let _child = Reaped::new(child);
-    let write = async {
-        stdin.write_all(pcm).await?;
-        stdin.shutdown().await?;
-        drop(stdin);
-        Ok::<(), std::io::Error>(())
-    };
-    let mut output = Vec::with_capacity((skip + count + 2) * frame_len(stream));
-    let (written, read) = tokio::join!(write, stdout.read_to_end(&mut output));
-    written?;
-    read?;
+    let output = filter::run(command, pcm, (skip + count + 2) * frame_len(stream)).await?;
     Ok(frames(&output, stream, skip, count))
 }
 

@@ -2,9 +2,10 @@
 
 use std::fs::File;
 
-use super::format::{RATE, input_args};
+use super::format::RATE;
 use crate::imports::bindings::tapedeck::server::mp3::{Container, Mp3Stream};
 use crate::imports::bindings::tapedeck::server::transcode::TranscodeError;
+use crate::imports::transcode::demux::{Reading, input_args};
 use crate::imports::transcode::probe::run_probe;
 
 /// The longest source encoded: a day. Keeps every count the guest derives from it (frames in
@@ -18,7 +19,7 @@ pub(super) async fn probe(
     bitrate: u32,
 ) -> Result<Mp3Stream, TranscodeError> {
     let mut args = vec!["-v", "error"];
-    args.extend(input_args(container, true));
+    args.extend(input_args(container, Reading::Probe));
     args.extend(["-select_streams", "a:0", "-show_entries"]);
     args.extend(["stream=sample_rate,channels,time_base,duration_ts:format=duration"]);
     args.extend(["-of", "default=noprint_wrappers=1"]);

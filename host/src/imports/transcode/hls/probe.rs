@@ -1,0 +1,121 @@
+//! What an HLS rendition needs to know of a source, read by `ffprobe` with its container forced.
+
+use std::fs::File;
+
+use crate::imports::bindings::tapedeck::server::hls::Source;
+use crate::imports::bindings::tapedeck::server::mp3::Container;
+use crate::imports::bindings::tapedeck::server::transcode::TranscodeError;
+use crate::imports::transcode::demux::{Reading, input_args};
+use crate::imports::transcode::probe::run_probe;
+
+/// The longest source: a day, as for MP3 streams.
+const MAX_SECS: u64 = 24 * 3600;
+/// The highest rate taken: FLAC's STREAMINFO holds up to 655 kHz; past 768 kHz no file is real.
+const MAX_RATE: u32 = 655_350;
+/// Codecs whose samples are the original's.
+const LOSSLESS: [&str; 4] = ["flac", "alac", "wavpack", "wmalossless"];
+
+/// The source's rate, length, channels, depth and kind, with the tenant's `max_bitrate`.
+pub(super) async fn probe(
+    input: File,
+    container: Container,
+    max_bitrate: u32,
+) -> Result<Source, TranscodeError> {
+    let mut args = vec!["-v", "error"];
+    args.extend(input_args(container, Reading::Probe));
+    args.extend(["-select_streams", "a:0", "-show_entries"]);
+    args.extend([concat!(
+        "stream=codec_name,sample_rate,channels,bits_per_sample,bits_per_raw_sample,",
+        "time_base,duration_ts:format=duration"
+    )]);
+    args.extend(["-of", "default=noprint_wrappers=1"]);
+    run_probe("ffprobe", &args, input, |stdout| parse(stdout, max_bitrate)).await
+}
+
+/// A [`Source`] from ffprobe's `key=value` lines, every field checked: the samples from the
+/// stream's `duration_ts` in its `time_base` where the container records them (FLAC, WAV,
+/// WavPack, MP4), else from the container's `duration`.
+fn parse(stdout: &str, max_bitrate: u32) -> Option<Source> {
+    let value =
+        |key: &str| stdout.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix('='));
+    let number = |key: &str| value(key).and_then(|v| v.parse::<u64>().ok());
+    let sample_rate: u32 =
+        value("sample_rate")?.parse().ok().filter(|&r| (1..=MAX_RATE).contains(&r))?;
+    let channels = match number("channels")? {
+        0 => return None,
+        1 => 1,
+        _ => 2,
+    };
+    let codec = value("codec_name")?;
+    let lossless = LOSSLESS.contains(&codec) || codec.starts_with("pcm_");
+    let depth =
+        number("bits_per_raw_sample").unwrap_or(0).max(number("bits_per_sample").unwrap_or(0));
+    let bits = if depth > 16 { 24 } else { 16 };
+    let rate = u128::from(sample_rate);
+    let exact = || {
+        let ticks: u128 = value("duration_ts")?.parse().ok()?;
+        let (num, den) = value("time_base")?.split_once('/')?;
+        let (num, den): (u128, u128) = (num.parse().ok()?, den.parse().ok()?);
+        if den == 0 {
+            return None;
+        }
+        Some((ticks.checked_mul(num)?.checked_mul(rate)? + den / 2) / den)
+    };
+    let from_duration = || {
+        let secs: f64 = value("duration")?.parse().ok()?;
+        (secs.is_finite() && secs >= 0.0).then(|| (secs * sample_rate as f64).round() as u128)
+    };
+    let samples = exact().or_else(from_duration)?;
+    let samples =
+        u64::try_from(samples).ok().filter(|&s| s <= MAX_SECS * u64::from(sample_rate))?;
+    Some(Source { sample_rate, samples, channels, bits, lossless, max_bitrate })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn source(
+        sample_rate: u32,
+        samples: u64,
+        channels: u8,
+        bits: u8,
+        lossless: bool,
+    ) -> Source {
+        Source { sample_rate, samples, channels, bits, lossless, max_bitrate: 0 }
+    }
+
+    /// (name, what ffprobe printed, the source).
+    #[rustfmt::skip]
+    const CASES: &[(&str, &str, Option<Source>)] = &[
+        ("captured: FLAC, 3 s at 44.1 kHz, 16 bits",
+            "codec_name=flac\nsample_rate=44100\nchannels=2\nbits_per_sample=0\ntime_base=1/44100\nduration_ts=132300\nbits_per_raw_sample=16\nduration=3.000000\n",
+            Some(source(44_100, 132_300, 2, 16, true))),
+        ("captured: 24-bit FLAC at 96 kHz",
+            "codec_name=flac\nsample_rate=96000\nchannels=2\nbits_per_sample=0\ntime_base=1/96000\nduration_ts=480000\nbits_per_raw_sample=24\n",
+            Some(source(96_000, 480_000, 2, 24, true))),
+        ("float WAV keeps 24 bits", "codec_name=pcm_f32le\nsample_rate=48000\nchannels=1\nbits_per_sample=32\ntime_base=1/48000\nduration_ts=48000\n",
+            Some(source(48_000, 48_000, 1, 24, true))),
+        ("MP3 from its duration", "codec_name=mp3\nsample_rate=44100\nchannels=2\nbits_per_sample=0\ntime_base=1/14112000\nduration_ts=N/A\nbits_per_raw_sample=N/A\nduration=2.000000\n",
+            Some(source(44_100, 88_200, 2, 16, false))),
+        ("six channels mix down", "codec_name=alac\nsample_rate=48000\nchannels=6\ntime_base=1/48000\nduration_ts=10\n",
+            Some(source(48_000, 10, 2, 16, true))),
+        ("no rate", "codec_name=flac\nsample_rate=0\nchannels=2\nduration=1\n", None),
+        ("absurd rate", "codec_name=flac\nsample_rate=4000000\nchannels=2\nduration=1\n", None),
+        ("no channels", "codec_name=flac\nsample_rate=44100\nchannels=0\nduration=1\n", None),
+        ("no codec", "sample_rate=44100\nchannels=2\nduration=1\n", None),
+        ("longer than a day", "codec_name=mp3\nsample_rate=8000\nchannels=2\nduration=90000\n", None),
+        ("overflowing ticks", "codec_name=flac\nsample_rate=44100\nchannels=2\ntime_base=4294967295/1\nduration_ts=340282366920938463463374607431768211455\nduration=1\n",
+            Some(source(44_100, 44_100, 2, 16, true))),
+        ("negative", "codec_name=mp3\nsample_rate=44100\nchannels=2\nduration=-1\n", None),
+        ("empty", "", None),
+    ];
+
+    #[test]
+    fn ffprobe_table() {
+        for &(name, stdout, want) in CASES {
+            assert_eq!(parse(stdout, 0), want, "{name}");
+        }
+        assert_eq!(parse(CASES[0].1, 128).map(|s| s.max_bitrate), Some(128));
+    }
+}
