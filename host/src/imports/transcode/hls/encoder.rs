@@ -1,18 +1,21 @@
-//! A segment's packets: its window decoded, then encoded by a confined `ffmpeg` that sees only
-//! PCM, and the packets of the segment taken from the encoder's output.
+//! A segment's packets: one confined `ffmpeg` decodes the segment's window of the file, from
+//! the whole second before it (or from the file's start where seeks are not exact), and
+//! encodes it; the segment's packets are taken from its output. A window's samples depend only
+//! on the file and the window, so a segment's bytes are the same whichever request makes them.
 
 use std::fs::File;
-use std::io;
+use std::process::Stdio;
 
 use tokio::process::Command;
 
 use super::packets;
-use super::window::{self, Depth, Window};
 use crate::imports::bindings::tapedeck::server::hls::{Codec, Segment, Source};
 use crate::imports::bindings::tapedeck::server::mp3::Container;
 use crate::imports::bindings::tapedeck::server::transcode::TranscodeError;
 use crate::imports::decoders::Transcoder;
-use crate::imports::transcode::filter;
+use crate::imports::transcode::demux::{Reading, input_args, seeks_exactly};
+use crate::imports::transcode::probe::spawn_error;
+use crate::io::confine::confine;
 
 /// Samples in an AAC-LC packet.
 const AAC_PACKET: u64 = 1024;
@@ -24,10 +27,23 @@ const PRE_ROLL_PACKETS: u64 = 8;
 /// AAC packets of source after a segment, so its last packets are not the encoder's flush.
 const POST_ROLL_PACKETS: u64 = 2;
 /// The packets ffmpeg's AAC encoder puts before the first input sample: its priming.
-const AAC_PRIMING_PACKETS: usize = 1;
+const AAC_PRIMING_PACKETS: u64 = 1;
 /// Bitrates tried for an AAC segment that would pass its byte budget, in percent of the
 /// nominal: a segment the encoder's rate control overshoots is made again, smaller.
 const AAC_RETRIES_PERCENT: [u64; 4] = [100, 90, 75, 50];
+/// Seconds decoded and dropped before a window: enough for a decoder (MDCT overlap, Opus
+/// pre-roll) and the resampler to settle, so the window's samples are a decode's from the start.
+const SETTLE_SECS: u64 = 1;
+
+/// The part of the source an encoder is fed, at the segment's rate.
+struct Window {
+    /// The first sample.
+    start: u64,
+    /// Samples fed: the source's, then silence past its end.
+    samples: u64,
+    /// Where the source ends.
+    total: u64,
+}
 
 /// The packets of `segment` of `file`, each a separate buffer, within `segment.max_bytes`.
 pub(super) async fn encode(
@@ -37,104 +53,103 @@ pub(super) async fn encode(
     segment: &Segment,
     transcoder: &Transcoder,
 ) -> Result<Vec<Vec<u8>>, TranscodeError> {
-    let (pre_roll, post_roll, depth) = match segment.codec {
-        Codec::Aac(_) => {
-            (PRE_ROLL_PACKETS * AAC_PACKET, POST_ROLL_PACKETS * AAC_PACKET, Depth::S16)
-        }
-        Codec::Flac if source.bits > 16 => (0, 0, Depth::S32),
-        Codec::Flac => (0, 0, Depth::S16),
-    };
     let total = (u128::from(source.samples) * u128::from(segment.rate)
         / u128::from(source.sample_rate)) as u64;
-    let window = Window {
-        start: segment.first as i64 - pre_roll as i64,
-        samples: pre_roll + segment.samples + post_roll,
-        rate: segment.rate,
-        total: total.max(1),
-        channels: source.channels,
-        depth,
-    };
-    let pcm = {
-        let _decoder = transcoder.permit()?;
-        window::decode(file, container, &window).await.map_err(failed("decoder"))?
-    };
-    let _encoder = transcoder.permit()?;
+    let _permit = transcoder.permit()?;
     match segment.codec {
-        Codec::Aac(kbps) => aac(&pcm, segment, source.channels, kbps).await,
-        Codec::Flac => flac(&pcm, segment, source.channels, depth).await,
-    }
-}
-
-/// The AAC packets of `segment` from `pcm` (its window: pre-roll, segment, post-roll), at the
-/// first of [`AAC_RETRIES_PERCENT`] of `kbps` whose packets fit the segment's budget.
-async fn aac(
-    pcm: &[u8],
-    segment: &Segment,
-    channels: u8,
-    kbps: u32,
-) -> Result<Vec<Vec<u8>>, TranscodeError> {
-    let count = segment.samples.div_ceil(AAC_PACKET) as usize;
-    let skip = AAC_PRIMING_PACKETS + PRE_ROLL_PACKETS as usize;
-    for percent in AAC_RETRIES_PERCENT {
-        let bitrate = u64::from(kbps) * percent / 100;
-        let mut command = encoder_command(segment.rate, channels, Depth::S16);
-        command.args(["-c:a", "aac", "-b:a", &format!("{bitrate}k"), "-f", "adts", "pipe:1"]);
-        let expected = (segment.max_bytes as usize).saturating_add(count * 16);
-        let output = filter::run(command, pcm, expected).await.map_err(failed("encoder"))?;
-        let packets = packets::adts(&output).ok_or_else(|| malformed("ADTS"))?;
-        let packets =
-            packets.get(skip..skip + count).ok_or_else(|| malformed("too few packets"))?;
-        let bytes: u64 = packets.iter().map(|packet| packet.len() as u64).sum();
-        if bytes <= segment.max_bytes {
-            return Ok(packets.iter().map(|packet| packet.to_vec()).collect());
+        Codec::Aac(kbps) => {
+            // The first segment starts with the source, as an encode of the whole file would.
+            let start = segment.first.saturating_sub(PRE_ROLL_PACKETS * AAC_PACKET);
+            let end = segment.first + segment.samples + POST_ROLL_PACKETS * AAC_PACKET;
+            let window = Window { start, samples: end - start, total: total.max(1) };
+            let skip = AAC_PRIMING_PACKETS + (segment.first - start) / AAC_PACKET;
+            let count = segment.samples.div_ceil(AAC_PACKET);
+            for percent in AAC_RETRIES_PERCENT {
+                let bitrate = u64::from(kbps) * percent / 100;
+                let codec = ["-c:a", "aac", "-b:a", &format!("{bitrate}k"), "-f", "adts"];
+                let output = run(&file, container, source, segment.rate, &window, &codec).await?;
+                let packets = packets::adts(&output).ok_or_else(|| malformed("ADTS"))?;
+                let packets = packets
+                    .get(skip as usize..(skip + count) as usize)
+                    .ok_or_else(|| malformed("too few AAC packets"))?;
+                let bytes: u64 = packets.iter().map(|packet| packet.len() as u64).sum();
+                if bytes <= segment.max_bytes {
+                    return Ok(packets.iter().map(|packet| packet.to_vec()).collect());
+                }
+                tracing::debug!(bitrate, bytes, budget = segment.max_bytes, "AAC over budget");
+            }
+            Err(malformed("AAC over its budget at every bitrate tried"))
         }
-        tracing::debug!(bitrate, bytes, budget = segment.max_bytes, "AAC segment over its budget");
+        Codec::Flac => {
+            let window = Window { start: segment.first, samples: segment.samples, total };
+            let block = FLAC_BLOCK.to_string();
+            let depth = if source.bits > 16 { ["s32", "24"] } else { ["s16", "16"] };
+            let codec = ["-c:a", "flac", "-frame_size", &block, "-sample_fmt", depth[0]];
+            let codec = [&codec[..], &["-bits_per_raw_sample", depth[1], "-f", "ogg"]].concat();
+            let output = run(&file, container, source, segment.rate, &window, &codec).await?;
+            let frames = packets::ogg_flac(&output).ok_or_else(|| malformed("Ogg"))?;
+            let bytes: u64 = frames.iter().map(|frame| frame.len() as u64).sum();
+            if frames.len() as u64 != segment.samples.div_ceil(FLAC_BLOCK)
+                || bytes > segment.max_bytes
+            {
+                return Err(malformed("FLAC frames"));
+            }
+            Ok(frames)
+        }
     }
-    Err(malformed("over its byte budget at every bitrate tried"))
 }
 
-/// The FLAC frames of `segment` from `pcm` (exactly its samples).
-async fn flac(
-    pcm: &[u8],
-    segment: &Segment,
-    channels: u8,
-    depth: Depth,
-) -> Result<Vec<Vec<u8>>, TranscodeError> {
-    let count = segment.samples.div_ceil(FLAC_BLOCK) as usize;
-    let mut command = encoder_command(segment.rate, channels, depth);
-    command.args(["-c:a", "flac", "-frame_size", &FLAC_BLOCK.to_string()]);
-    if depth == Depth::S32 {
-        command.args(["-sample_fmt", "s32", "-bits_per_raw_sample", "24"]);
-    }
-    command.args(["-f", "ogg", "pipe:1"]);
-    let output = filter::run(command, pcm, pcm.len() + 4096).await.map_err(failed("encoder"))?;
-    let frames = packets::ogg_flac(&output).ok_or_else(|| malformed("Ogg"))?;
-    let bytes: u64 = frames.iter().map(|frame| frame.len() as u64).sum();
-    if frames.len() != count || bytes > segment.max_bytes {
-        return Err(malformed("FLAC frames"));
-    }
-    Ok(frames)
-}
-
-/// An `ffmpeg` reading raw PCM of `rate`, `channels` and `depth` on stdin.
-fn encoder_command(rate: u32, channels: u8, depth: Depth) -> Command {
+/// Runs the confined `ffmpeg` that decodes `window` of `file` at `rate` and encodes it with
+/// `codec` (its output options), and returns what it wrote. ffmpeg seeks to a whole second,
+/// where its output starts at an exact sample; the samples up to the window are dropped there.
+async fn run(
+    file: &File,
+    container: Container,
+    source: &Source,
+    rate: u32,
+    window: &Window,
+    codec: &[&str],
+) -> Result<Vec<u8>, TranscodeError> {
+    let rate_64 = u64::from(rate);
+    let seek_secs = if seeks_exactly(container) {
+        (window.start / rate_64).saturating_sub(SETTLE_SECS)
+    } else {
+        0
+    };
+    let from = window.start - seek_secs * rate_64;
+    let to =
+        (window.start + window.samples).min(window.total).max(window.start) - seek_secs * rate_64;
+    let filters = format!(
+        "aresample={rate},atrim=start_sample={from}:end_sample={to},apad=whole_len={}",
+        window.samples
+    );
     let mut command = Command::new("ffmpeg");
-    command.args(["-nostdin", "-v", "error", "-threads", "1", "-f", depth.raw()]);
-    command.args(["-ar", &rate.to_string(), "-ac", &channels.to_string()]);
-    command.args(["-protocol_whitelist", "pipe", "-i", "pipe:0"]);
-    command
-}
-
-/// The error of a process that failed to run: a missing `ffmpeg` is named.
-fn failed(role: &'static str) -> impl Fn(io::Error) -> TranscodeError {
-    move |error| {
-        if error.kind() == io::ErrorKind::NotFound {
-            TranscodeError::MissingTool("ffmpeg".into())
-        } else {
-            tracing::warn!(role, %error, "HLS segment failed");
-            TranscodeError::Corrupt(format!("the {role} failed"))
-        }
+    command.args(["-nostdin", "-v", "error", "-threads", "1"]);
+    let reading = if seek_secs > 0 {
+        command.args(["-ss", &seek_secs.to_string()]);
+        Reading::Seek
+    } else {
+        Reading::Decode
+    };
+    command.args(input_args(container, reading));
+    command.args(["-map", "0:a:0", "-af", &filters, "-ac", &source.channels.to_string()]);
+    command.args(codec).arg("pipe:1");
+    confine(&mut command);
+    let input = crate::imports::decoders::reopen_file(file)
+        .map_err(|error| spawn_error("ffmpeg", error))?;
+    let output = command
+        .stdin(input)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|error| spawn_error("ffmpeg", error))?;
+    if !output.status.success() {
+        tracing::warn!(status = %output.status, "HLS segment encoder failed");
+        return Err(TranscodeError::Corrupt("ffmpeg cannot read this file".into()));
     }
+    Ok(output.stdout)
 }
 
 /// The error of encoder output that is not what was asked: logged, and told without detail.

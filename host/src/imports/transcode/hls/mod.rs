@@ -1,12 +1,11 @@
 //! The `tapedeck:server/hls` import: a source's probe, and one segment's packets at a time.
-//! Each segment is decoded from its own window of the file and encoded from PCM alone
-//! ([`encoder`]), so its packets depend only on the file and the segment; they stay in the
-//! request's context until `send` makes the body of the guest's header and them.
+//! Each segment is decoded from its own window of the file and encoded by one confined
+//! `ffmpeg` ([`encoder`]), so its packets depend only on the file and the segment; they stay
+//! in the request's context until `send` makes the body of the guest's header and them.
 
 mod encoder;
 mod packets;
 mod probe;
-mod window;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -33,11 +32,7 @@ impl Host for ImportsCtxView<'_> {
         container: Container,
     ) -> wasmtime::Result<Result<Source, TranscodeError>> {
         let input = reopen(self.table, &file)?;
-        let max_bitrate = self.ctx.transcoder.limits.max_bitrate;
-        Ok(match self.ctx.transcoder.permit() {
-            Ok(_permit) => probe::probe(input, container, max_bitrate).await,
-            Err(busy) => Err(busy),
-        })
+        Ok(probe::probe(input, container, &self.ctx.transcoder).await)
     }
 
     async fn encode(

@@ -1,10 +1,14 @@
 //! What an HLS rendition needs to know of a source, read by `ffprobe` with its container forced.
 
+use std::collections::HashMap;
 use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::sync::{LazyLock, Mutex};
 
 use crate::imports::bindings::tapedeck::server::hls::Source;
 use crate::imports::bindings::tapedeck::server::mp3::Container;
 use crate::imports::bindings::tapedeck::server::transcode::TranscodeError;
+use crate::imports::decoders::Transcoder;
 use crate::imports::transcode::demux::{Reading, input_args};
 use crate::imports::transcode::probe::run_probe;
 
@@ -15,12 +19,49 @@ const MAX_RATE: u32 = 655_350;
 /// Codecs whose samples are the original's.
 const LOSSLESS: [&str; 4] = ["flac", "alac", "wavpack", "wmalossless"];
 
-/// The source's rate, length, channels, depth and kind, with the tenant's `max_bitrate`.
+/// Probes remembered, so the requests of a stream's segments each start one process, not two:
+/// an `ffprobe` costs about 100 ms here. Bounded: emptied when full.
+const REMEMBERED: usize = 4096;
+
+/// A file's identity and version: the same key is the same bytes (as far as a file's size and
+/// modification time to the nanosecond tell), whichever tenant or path reaches it.
+type FileKey = (u64, u64, u64, i64, i64);
+
+static PROBES: LazyLock<Mutex<HashMap<FileKey, Source>>> = LazyLock::new(Mutex::default);
+
+/// The source's rate, length, channels, depth and kind, with the tenant's `max_bitrate`:
+/// remembered from an earlier probe of the same file, or probed now by one of the tenant's
+/// decoders.
 pub(super) async fn probe(
     input: File,
     container: Container,
-    max_bitrate: u32,
+    transcoder: &Transcoder,
 ) -> Result<Source, TranscodeError> {
+    let max_bitrate = transcoder.limits.max_bitrate;
+    let key = input
+        .metadata()
+        .map(|meta| (meta.dev(), meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec()))
+        .ok();
+    let remembered = key.and_then(|key| PROBES.lock().unwrap().get(&key).copied());
+    if let Some(source) = remembered {
+        return Ok(Source { max_bitrate, ..source });
+    }
+    let source = {
+        let _permit = transcoder.permit()?;
+        run(input, container).await?
+    };
+    if let Some(key) = key {
+        let mut probes = PROBES.lock().unwrap();
+        if probes.len() >= REMEMBERED {
+            probes.clear();
+        }
+        probes.insert(key, source);
+    }
+    Ok(Source { max_bitrate, ..source })
+}
+
+/// Runs `ffprobe` on `input`.
+async fn run(input: File, container: Container) -> Result<Source, TranscodeError> {
     let mut args = vec!["-v", "error"];
     args.extend(input_args(container, Reading::Probe));
     args.extend(["-select_streams", "a:0", "-show_entries"]);
@@ -29,13 +70,13 @@ pub(super) async fn probe(
         "time_base,duration_ts:format=duration"
     )]);
     args.extend(["-of", "default=noprint_wrappers=1"]);
-    run_probe("ffprobe", &args, input, |stdout| parse(stdout, max_bitrate)).await
+    run_probe("ffprobe", &args, input, parse).await
 }
 
-/// A [`Source`] from ffprobe's `key=value` lines, every field checked: the samples from the
-/// stream's `duration_ts` in its `time_base` where the container records them (FLAC, WAV,
-/// WavPack, MP4), else from the container's `duration`.
-fn parse(stdout: &str, max_bitrate: u32) -> Option<Source> {
+/// A [`Source`] (without a bitrate cap) from ffprobe's `key=value` lines, every field checked:
+/// the samples from the stream's `duration_ts` in its `time_base` where the container records
+/// them (FLAC, WAV, WavPack, MP4), else from the container's `duration`.
+fn parse(stdout: &str) -> Option<Source> {
     let value =
         |key: &str| stdout.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix('='));
     let number = |key: &str| value(key).and_then(|v| v.parse::<u64>().ok());
@@ -68,7 +109,7 @@ fn parse(stdout: &str, max_bitrate: u32) -> Option<Source> {
     let samples = exact().or_else(from_duration)?;
     let samples =
         u64::try_from(samples).ok().filter(|&s| s <= MAX_SECS * u64::from(sample_rate))?;
-    Some(Source { sample_rate, samples, channels, bits, lossless, max_bitrate })
+    Some(Source { sample_rate, samples, channels, bits, lossless, max_bitrate: 0 })
 }
 
 #[cfg(test)]
@@ -114,8 +155,7 @@ mod tests {
     #[test]
     fn ffprobe_table() {
         for &(name, stdout, want) in CASES {
-            assert_eq!(parse(stdout, 0), want, "{name}");
+            assert_eq!(parse(stdout), want, "{name}");
         }
-        assert_eq!(parse(CASES[0].1, 128).map(|s| s.max_bitrate), Some(128));
     }
 }
