@@ -133,7 +133,7 @@ fn aac_rate(rate: u32) -> u32 {
     }
 }
 
-/// The renditions of `source`, in ascending bitrate: AAC-LC at 64, 128 and 256 kbit/s (those
+/// The renditions of `source`, as the multivariant playlist lists them: AAC-LC at 64, 128 and 256 kbit/s (those
 /// within the tenant's cap; only the cap itself when it is below them all), and FLAC for a
 /// lossless source whose segments fall on whole samples and whose bitrate the cap allows.
 /// None for a source without samples.
