@@ -47,6 +47,10 @@ const POST_ROLL_FRAMES: u64 = 2;
 const SAMPLES_PER_FRAME: u64 = 1152;
 /// LAME's encoder delay plus the decoder's, in samples: where the first source sample lands.
 const DELAY: u64 = 1105;
+/// Seconds decoded before a seeking decoder's first window, for the resampler's history.
+const SETTLE_SECS: u64 = 1;
+/// Samples per second of the stream.
+const RATE: u64 = 48_000;
 /// The most bytes sent at once.
 const PIECE_BYTES: usize = 64 * 1024;
 
@@ -78,7 +82,14 @@ impl Mp3Body {
             .sum();
         let needs_frames = chunks.iter().any(|chunk| matches!(chunk, Chunk::Frames(_)));
         let maker = if needs_frames {
-            let decoder = Decoder::start(file, container, &stream, &transcoder)?;
+            let first_block = chunks.iter().find_map(|chunk| match chunk {
+                Chunk::Frames(span) => Some(span.first_frame / BLOCK_FRAMES),
+                Chunk::Literal(_) => None,
+            });
+            let first_sample = (first_block.unwrap_or(0) * BLOCK_FRAMES)
+                .saturating_sub(PRE_ROLL_FRAMES)
+                * SAMPLES_PER_FRAME;
+            let decoder = Decoder::start(file, container, &stream, first_sample, &transcoder)?;
             // The encoders of the request run one at a time, in this one place.
             let encoder_permit = transcoder.permit()?;
             Some(Maker { decoder, stream, _encoder_permit: encoder_permit, last: None })
@@ -182,10 +193,12 @@ impl Maker {
     }
 }
 
-/// The request's one decoder: the whole file as s16le at 48 kHz, from its start (a decode
-/// that seeks would resample from another phase, and a lossy decoder's output depends on
-/// where it starts: then a range would not be a slice of the whole), cut or padded with
-/// zeros to the probed length.
+/// The request's one decoder: the file as s16le at 48 kHz, cut or padded with zeros to the
+/// probed length. A lossless source (FLAC, WAV, WavPack) is decoded from the whole second
+/// a second before the request's first window, where ffmpeg's output starts at an exact
+/// sample: a lossless decode, and the resampler once it has a second of history, give there
+/// the samples of a decode from the start, so ranges stay slices of one stream. Any other
+/// source is decoded from its start: a lossy decoder's output depends on where it starts.
 struct Decoder {
     stdout: ChildStdout,
     _child: Reaped,
@@ -207,13 +220,22 @@ impl Decoder {
         file: File,
         container: Container,
         stream: &Mp3Stream,
+        first_sample: u64,
         transcoder: &Transcoder,
     ) -> Result<Self, TranscodeError> {
         let permit = transcoder.permit()?;
+        let lossless = matches!(container, Container::Flac | Container::Wav | Container::Wavpack);
+        let seek_secs =
+            if lossless { (first_sample / RATE).saturating_sub(SETTLE_SECS) } else { 0 };
         let mut command = Command::new("ffmpeg");
-        command
-            .args(["-nostdin", "-v", "error", "-threads", "1"])
-            .args(input_args(container, Reading::Decode));
+        command.args(["-nostdin", "-v", "error", "-threads", "1"]);
+        let reading = if seek_secs > 0 {
+            command.args(["-ss", &seek_secs.to_string()]);
+            Reading::Seek
+        } else {
+            Reading::Decode
+        };
+        command.args(input_args(container, reading));
         command.args(["-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le"]);
         command.args(["-ac", &stream.channels.to_string(), "-ar", "48000", "pipe:1"]);
         confine(&mut command);
@@ -233,8 +255,8 @@ impl Decoder {
             frame_bytes,
             len: stream.samples * frame_bytes,
             kept: Vec::new(),
-            kept_from: 0,
-            read: 0,
+            kept_from: seek_secs * RATE * frame_bytes,
+            read: seek_secs * RATE * frame_bytes,
             ended: false,
         })
     }
