@@ -266,6 +266,9 @@ impl Config {
             if !(limits.transcode_pace == 0.0 || limits.transcode_pace >= 1.0) {
                 bail!("`tenant.{name}.limits.transcode_pace`: 0 (off) or at least 1 (real time)");
             }
+            if limits.max_bitrate != 0 && limits.max_bitrate < 32 {
+                bail!("`tenant.{name}.limits.max_bitrate`: 0 (no cap) or at least 32 (kbit/s)");
+            }
             if limits.memory_mib > 4096 {
                 bail!("`tenant.{name}.limits.memory_mib`: at most 4096 (a 32-bit guest)");
             }

@@ -37,6 +37,11 @@ fn invalid_config_stops_the_server_at_once_with_a_message_naming_the_field() {
             "`tenant.alice.limits.max_requests`",
         ),
         (
+            "a bitrate cap below any encoder's",
+            config_toml(false, "", &[alice().limit("max_bitrate", 8)]),
+            "`tenant.alice.limits.max_bitrate`",
+        ),
+        (
             "missing music dir",
             config_toml(false, "", &[Tenant::new("alice", &music.join("nope"))]),
             "`tenant.alice.music_dir`",
