@@ -27,6 +27,9 @@ const AAC_BITRATES: [u32; 3] = [64, 128, 256];
 const AAC_PACKET: u64 = 1024;
 /// Samples in a FLAC frame (the last may have fewer): four AAC packets.
 const FLAC_BLOCK: u64 = 4096;
+/// The highest rate of a FLAC rendition: a segment of 192 kHz, 24-bit stereo is 6.9 MB, which
+/// the host holds while it is sent; a header claiming more is not a real recording.
+const MAX_FLAC_RATE: u32 = 192_000;
 /// The duration segments aim at; they are a whole number of FLAC frames at the AAC rate.
 const SEGMENT_SECS: u64 = 6;
 /// How far above its nominal bitrate an AAC segment may go: the encoder's rate control kept
@@ -133,10 +136,10 @@ fn aac_rate(rate: u32) -> u32 {
     }
 }
 
-/// The renditions of `source`, as the multivariant playlist lists them: AAC-LC at 64, 128 and 256 kbit/s (those
-/// within the tenant's cap; only the cap itself when it is below them all), and FLAC for a
-/// lossless source whose segments fall on whole samples and whose bitrate the cap allows.
-/// None for a source without samples.
+/// The renditions of `source`, as the multivariant playlist lists them: AAC-LC at 64, 128 and
+/// 256 kbit/s (those within the tenant's cap; only the cap itself when it is below them all),
+/// and FLAC for a lossless source of up to 192 kHz whose segments fall on whole samples and
+/// whose bitrate the cap allows. None for a source without samples.
 pub fn renditions(source: &Source) -> Vec<Rendition> {
     if source.samples == 0 || source.rate == 0 {
         return Vec::new();
@@ -171,6 +174,7 @@ pub fn renditions(source: &Source) -> Vec<Rendition> {
     let nominal_kbps =
         u64::from(source.rate) * u64::from(source.channels) * u64::from(source.bits) / 1000;
     if source.lossless
+        && source.rate <= MAX_FLAC_RATE
         && flac_segment.is_multiple_of(u64::from(rate))
         && (source.max_bitrate == 0 || nominal_kbps <= u64::from(source.max_bitrate))
     {
@@ -411,12 +415,13 @@ mod tests {
     #[test]
     fn renditions_table() {
         #[rustfmt::skip]
-        let cases: [RenditionsCase; 9] = [
+        let cases: [RenditionsCase; 10] = [
             ("CD FLAC", source(44_100, 441_000, true, 0), &["aac-64", "aac-128", "aac-256", "flac"], 44_100, 266_240, Some(266_240)),
             ("48 kHz MP3", source(48_000, 480_000, false, 0), &["aac-64", "aac-128", "aac-256"], 48_000, 286_720, None),
             ("96 kHz FLAC: AAC at 48", source(96_000, 960_000, true, 0), &["aac-64", "aac-128", "aac-256", "flac"], 48_000, 286_720, Some(573_440)),
             ("88.2 kHz: AAC at 44.1", source(88_200, 882_000, true, 0), &["aac-64", "aac-128", "aac-256", "flac"], 44_100, 266_240, Some(532_480)),
             ("an odd rate: no FLAC", source(44_101, 441_010, true, 0), &["aac-64", "aac-128", "aac-256"], 48_000, 286_720, None),
+            ("384 kHz: no FLAC", source(384_000, 3_840_000, true, 0), &["aac-64", "aac-128", "aac-256"], 48_000, 286_720, None),
             ("8 kHz", source(8_000, 80_000, true, 0), &["aac-64", "aac-128", "aac-256", "flac"], 8_000, 49_152, Some(49_152)),
             ("cap 128", source(44_100, 441_000, true, 128), &["aac-64", "aac-128"], 44_100, 266_240, None),
             ("cap 2000 keeps FLAC", source(44_100, 441_000, true, 2000), &["aac-64", "aac-128", "aac-256", "flac"], 44_100, 266_240, Some(266_240)),
