@@ -8,7 +8,7 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use super::packets;
+use super::{flac, packets};
 use crate::imports::bindings::tapedeck::server::hls::{Codec, Segment, Source};
 use crate::imports::bindings::tapedeck::server::mp3::Container;
 use crate::imports::bindings::tapedeck::server::transcode::TranscodeError;
@@ -88,11 +88,20 @@ pub(super) async fn encode(
             let codec = [&codec[..], &["-bits_per_raw_sample", depth[1], "-f", "ogg"]].concat();
             let output = run(&file, container, source, segment.rate, &window, &codec).await?;
             let frames = packets::ogg_flac(&output).ok_or_else(|| malformed("Ogg"))?;
-            let bytes: u64 = frames.iter().map(|frame| frame.len() as u64).sum();
-            if frames.len() as u64 != segment.samples.div_ceil(FLAC_BLOCK)
-                || bytes > segment.max_bytes
-            {
+            if frames.len() as u64 != segment.samples.div_ceil(FLAC_BLOCK) {
                 return Err(malformed("FLAC frames"));
+            }
+            // The encoder numbered this segment's frames from 0: number them in the stream.
+            let first = segment.first / FLAC_BLOCK;
+            let frames: Option<Vec<Vec<u8>>> = frames
+                .iter()
+                .zip(first..)
+                .map(|(frame, number)| flac::renumber(frame, number))
+                .collect();
+            let frames = frames.ok_or_else(|| malformed("FLAC frame header"))?;
+            let bytes: u64 = frames.iter().map(|frame| frame.len() as u64).sum();
+            if bytes > segment.max_bytes {
+                return Err(malformed("FLAC frames over their budget"));
             }
             Ok(frames)
         }

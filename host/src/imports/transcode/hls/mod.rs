@@ -4,6 +4,7 @@
 //! in the request's context until `send` makes the body of the guest's header and them.
 
 mod encoder;
+mod flac;
 mod packets;
 mod probe;
 
