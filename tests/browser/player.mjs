@@ -273,7 +273,9 @@ async function main() {
   log('ok - Space pauses and resumes');
 
   // ---- 5b. Quality: switching to a 128k MP3 transcode keeps the position and plays on;
-  // back to the original likewise.
+  // back to the original likewise. The transcode shows the original's duration (its Info
+  // frame) and seeks to 90 %.
+  const originalDuration = (await audioState()).d;
   for (const [value, pattern] of [['128', /\/stream\/mp3\/.*[?&]bitrate=128/], ['', /\/stream\/(?!mp3\/)/]]) {
     const before = (await audioState()).t;
     await page.getByTestId('quality').selectOption(value);
@@ -285,6 +287,14 @@ async function main() {
     } catch (e) { fail(`quality "${value || 'original'}": ${JSON.stringify(await audioState())}`); }
     await waitPlaying(`after switching quality to "${value || 'original'}"`, 0.2);
     log(`ok - quality "${value || 'original'}" plays on from ${before.toFixed(2)} s`);
+    if (value !== '128') continue;
+    const { d, t } = await audioState();
+    if (!(Math.abs(d - originalDuration) <= 0.05)) fail(`the MP3 transcode lasts ${d} s, the original ${originalDuration} s`);
+    const landed = await seekAndWait(() => page.evaluate(d => { document.querySelector('audio').currentTime = 0.9 * d; }, d));
+    if (Math.abs(landed - 0.9 * d) > 0.1) fail(`seeking the MP3 transcode to ${0.9 * d} s landed at ${landed} s`);
+    await waitPlaying('after seeking the MP3 transcode to 90 %', 0.1);
+    await seekAndWait(() => page.evaluate(t => { document.querySelector('audio').currentTime = t; }, t));
+    log(`ok - the MP3 transcode shows the duration (${d.toFixed(3)} s) and plays from 90 %`);
   }
 
   // ---- 6. Next (button), previous, next (keyboard), auto-advance at the end.
