@@ -52,6 +52,23 @@ pub fn serve(
     render(decide(conditionals, range, rep), rep).for_method(method)
 }
 
+/// The answer to a GET or HEAD of `rep` when its preconditions alone decide it (a 304 or a
+/// 412), as [`serve`] would give it; `None` when the representation is to be sent. `rep.len`
+/// is not read, so a representation that is costly to make (an HLS segment, whose length is
+/// known once it is encoded) need not be made for a client whose copy is current.
+pub fn decided_by_preconditions(
+    method: Method,
+    conditionals: &Conditionals,
+    rep: &Representation,
+) -> Option<Reply> {
+    let outcome = match precondition::evaluate(conditionals, rep.etag, last_modified_secs(rep)) {
+        Verdict::Proceed { .. } => return None,
+        Verdict::NotModified => Outcome::NotModified,
+        Verdict::PreconditionFailed => Outcome::PreconditionFailed,
+    };
+    Some(render(outcome, rep).for_method(method))
+}
+
 fn decide(conditionals: &Conditionals, range: Option<&str>, rep: &Representation) -> Outcome {
     match precondition::evaluate(conditionals, rep.etag, last_modified_secs(rep)) {
         Verdict::PreconditionFailed => Outcome::PreconditionFailed,
@@ -139,7 +156,7 @@ fn last_modified_secs(rep: &Representation) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{Representation, serve};
+    use super::{Representation, decided_by_preconditions, serve};
     use crate::disposition;
     use crate::precondition::Conditionals;
     use crate::reply::Status::{
@@ -321,5 +338,34 @@ mod tests {
         assert_eq!(future.header("last-modified"), Some(last));
         let revalidate = Conditionals { if_modified_since: Some(last), ..NONE };
         assert_eq!(get(&revalidate, None, &rep(8, u64::MAX, r#""A""#)).status, Status::NotModified);
+    }
+
+    #[test]
+    fn preconditions_decide_alone_what_serve_would_without_the_length() {
+        // Each case's conditionals, served with the true length and decided without it.
+        for case in CASES.iter().filter(|case| case.range.is_none()) {
+            let rep = Representation {
+                file_name: FILE_NAME,
+                content_type: "audio/mpeg",
+                len: case.len,
+                modified_secs: T,
+                etag: case.etag,
+            };
+            let early = decided_by_preconditions(
+                Method::Get,
+                &case.conditionals,
+                &Representation { len: 0, ..rep },
+            );
+            let served = serve(Method::Get, &case.conditionals, None, &rep);
+            match early {
+                Some(reply) => assert_eq!(reply, served, "{}", case.name),
+                None => assert!(
+                    matches!(served.status, Status::Ok),
+                    "{}: {:?}",
+                    case.name,
+                    served.status
+                ),
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@ use wasip2::filesystem::types::Descriptor;
 use wasip2::http::types::IncomingRequest;
 
 use super::bindings::tapedeck::server::hls as host;
-use super::{Source, modified, open, reply};
+use super::{Source, decided_by_preconditions, modified, open, reply};
 use crate::hls::{self, Rendition, Target};
 use crate::path::PathError;
 use crate::reply::{Chunk, Method, Reply, Status};
@@ -102,31 +102,38 @@ pub(super) fn hls(
         }
         Target::Segment(variant, index) => {
             let rendition = hls::find(&renditions, variant)?;
-            let (header, len) = encode(&file, container, probed, rendition, index)?;
+            let segment = rendition
+                .segment(index)
+                .ok_or_else(|| Reply::error(Status::NotFound, "No such segment"))?;
             let name = [itoa::Buffer::new().format(index), ".m4s"].concat();
             let profile = ["hls-", &variant.name(), "-", &name].concat();
-            let representation = Representation {
+            let mut representation = Representation {
                 file_name: &name,
                 content_type: hls::SEGMENT_TYPE,
-                len,
+                len: 0,
                 modified_secs: secs,
                 etag: &etag::variant(&file_tag, &profile),
             };
+            // A client whose copy is current gets its 304 without an encode.
+            if let Some(early) = decided_by_preconditions(request, method, &representation) {
+                return Ok((early, Source::None));
+            }
+            let (header, len) = encode(&file, container, probed, rendition, index, &segment)?;
+            representation.len = len;
             (reply(request, method, &representation), Source::Segment(EncodedSegment { header }))
         }
     })
 }
 
-/// Has the host encode segment `index` of `rendition`; its header and whole length.
+/// Has the host encode `segment`, number `index` of `rendition`; its header and whole length.
 fn encode(
     file: &Descriptor,
     container: host::Container,
     probed: host::Source,
     rendition: &Rendition,
     index: u64,
+    segment: &hls::Segment,
 ) -> Result<(Vec<u8>, u64), Reply> {
-    let not_found = || Reply::error(Status::NotFound, "No such segment");
-    let segment = rendition.segment(index).ok_or_else(not_found)?;
     let codec = match rendition.variant {
         hls::Variant::Aac(kbps) => host::Codec::Aac(kbps),
         hls::Variant::Flac => host::Codec::Flac,
@@ -136,13 +143,13 @@ fn encode(
         rate: rendition.rate,
         first: segment.first,
         samples: segment.samples,
-        max_bytes: rendition.max_bytes(&segment),
+        max_bytes: rendition.max_bytes(segment),
     };
     let sizes = host::encode(file, container, probed, request).map_err(TranscodeError::from)?;
-    if sizes.len() as u64 != rendition.packets(&segment) {
+    if sizes.len() as u64 != rendition.packets(segment) {
         return Err(Reply::server_error());
     }
-    let header = rendition.segment_header(index, &segment, &sizes);
+    let header = rendition.segment_header(index, segment, &sizes);
     let payload: u64 = sizes.iter().map(|&size| u64::from(size)).sum();
     let len = header.len() as u64 + payload;
     Ok((header, len))

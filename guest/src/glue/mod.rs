@@ -94,6 +94,17 @@ fn reply(request: &IncomingRequest, method: Method, representation: &Representat
     respond::serve(method, &headers.conditionals(), headers.range(), representation)
 }
 
+/// The 304 or 412 that `request`'s preconditions decide for `representation` alone, if they
+/// do; see [`respond::decided_by_preconditions`].
+fn decided_by_preconditions(
+    request: &IncomingRequest,
+    method: Method,
+    representation: &Representation,
+) -> Option<Reply> {
+    let headers = RequestHeaders::from_fields(request.headers().entries());
+    respond::decided_by_preconditions(method, &headers.conditionals(), representation)
+}
+
 /// The file's modification time in seconds and nanoseconds since the Unix epoch; the epoch
 /// itself where the filesystem keeps none.
 fn modified(stat: &DescriptorStat) -> (u64, u32) {
