@@ -1,6 +1,13 @@
 //! How ffmpeg and ffprobe read each container a library holds, from the descriptor on stdin.
 
+use tokio::process::Command;
+
 use crate::imports::bindings::tapedeck::server::mp3::Container;
+
+/// Seconds a decoder that seeks decodes before the samples it is asked for, and that are
+/// dropped: enough for a decoder (MDCT overlap, Opus pre-roll) and the resampler to settle, so
+/// the samples after them are those of a decode from the start.
+pub(super) const SETTLE_SECS: u64 = 1;
 
 /// What a tool does with its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +55,21 @@ pub(super) fn input_args(container: Container, reading: Reading) -> [&'static st
 /// and WMA is decoded from its start, as its demuxer is the one most given to surprises.
 pub(super) fn seeks_exactly(container: Container) -> bool {
     !matches!(container, Container::Mp3 | Container::Asf)
+}
+
+/// A single-threaded, quiet `ffmpeg` reading `container` on stdin from the whole second
+/// `from_secs` on (0: from the start); the caller adds its output options.
+pub(super) fn ffmpeg_from(container: Container, from_secs: u64) -> Command {
+    let mut command = Command::new("ffmpeg");
+    command.args(["-nostdin", "-v", "error", "-threads", "1"]);
+    let reading = if from_secs > 0 {
+        command.args(["-ss", &from_secs.to_string()]);
+        Reading::Seek
+    } else {
+        Reading::Decode
+    };
+    command.args(input_args(container, reading));
+    command
 }
 
 #[cfg(test)]

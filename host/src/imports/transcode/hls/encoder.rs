@@ -6,14 +6,12 @@
 use std::fs::File;
 use std::process::Stdio;
 
-use tokio::process::Command;
-
 use super::{flac, packets};
 use crate::imports::bindings::tapedeck::server::hls::{Codec, Segment, Source};
 use crate::imports::bindings::tapedeck::server::mp3::Container;
 use crate::imports::bindings::tapedeck::server::transcode::TranscodeError;
 use crate::imports::decoders::Transcoder;
-use crate::imports::transcode::demux::{Reading, input_args, seeks_exactly};
+use crate::imports::transcode::demux::{SETTLE_SECS, ffmpeg_from, seeks_exactly};
 use crate::imports::transcode::probe::spawn_error;
 use crate::io::confine::confine;
 
@@ -31,9 +29,6 @@ const AAC_PRIMING_PACKETS: u64 = 1;
 /// Bitrates tried for an AAC segment that would pass its byte budget, in percent of the
 /// nominal: a segment the encoder's rate control overshoots is made again, smaller.
 const AAC_RETRIES_PERCENT: [u64; 4] = [100, 90, 75, 50];
-/// Seconds decoded and dropped before a window: enough for a decoder (MDCT overlap, Opus
-/// pre-roll) and the resampler to settle, so the window's samples are a decode's from the start.
-const SETTLE_SECS: u64 = 1;
 
 /// The part of the source an encoder is fed, at the segment's rate.
 struct Window {
@@ -132,15 +127,7 @@ async fn run(
         "aresample={rate},atrim=start_sample={from}:end_sample={to},apad=whole_len={}",
         window.samples
     );
-    let mut command = Command::new("ffmpeg");
-    command.args(["-nostdin", "-v", "error", "-threads", "1"]);
-    let reading = if seek_secs > 0 {
-        command.args(["-ss", &seek_secs.to_string()]);
-        Reading::Seek
-    } else {
-        Reading::Decode
-    };
-    command.args(input_args(container, reading));
+    let mut command = ffmpeg_from(container, seek_secs);
     command.args(["-map", "0:a:0", "-af", &filters, "-ac", &source.channels.to_string()]);
     command.args(codec).arg("pipe:1");
     confine(&mut command);

@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::AsyncReadExt;
-use tokio::process::{ChildStdout, Command};
+use tokio::process::ChildStdout;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -26,7 +26,7 @@ use super::encoder::{self, frame_len};
 use crate::imports::bindings::tapedeck::server::mp3::{Chunk, Container, Mp3Stream};
 use crate::imports::bindings::tapedeck::server::transcode::TranscodeError;
 use crate::imports::decoders::{DecoderPermit, Transcoder};
-use crate::imports::transcode::demux::{Reading, input_args};
+use crate::imports::transcode::demux::{SETTLE_SECS, ffmpeg_from};
 use crate::imports::transcode::probe::spawn_error;
 use crate::io::confine::Reaped;
 use crate::io::confine::confine;
@@ -47,8 +47,6 @@ const POST_ROLL_FRAMES: u64 = 2;
 const SAMPLES_PER_FRAME: u64 = 1152;
 /// LAME's encoder delay plus the decoder's, in samples: where the first source sample lands.
 const DELAY: u64 = 1105;
-/// Seconds decoded before a seeking decoder's first window, for the resampler's history.
-const SETTLE_SECS: u64 = 1;
 /// Samples per second of the stream.
 const RATE: u64 = 48_000;
 /// The most bytes sent at once.
@@ -227,15 +225,7 @@ impl Decoder {
         let lossless = matches!(container, Container::Flac | Container::Wav | Container::Wavpack);
         let seek_secs =
             if lossless { (first_sample / RATE).saturating_sub(SETTLE_SECS) } else { 0 };
-        let mut command = Command::new("ffmpeg");
-        command.args(["-nostdin", "-v", "error", "-threads", "1"]);
-        let reading = if seek_secs > 0 {
-            command.args(["-ss", &seek_secs.to_string()]);
-            Reading::Seek
-        } else {
-            Reading::Decode
-        };
-        command.args(input_args(container, reading));
+        let mut command = ffmpeg_from(container, seek_secs);
         command.args(["-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le"]);
         command.args(["-ac", &stream.channels.to_string(), "-ar", "48000", "pipe:1"]);
         confine(&mut command);
