@@ -37,8 +37,9 @@ const SEGMENT_SECS: u64 = 6;
 /// encodes a segment again at a lower bitrate if it would pass this.
 const AAC_HEADROOM_PERCENT: u64 = 5;
 /// The most bytes a FLAC frame adds to its samples: a 16-byte header at most, a subframe
-/// header and padding per channel, the CRC. FLAC falls back to verbatim subframes, so a frame
-/// is never larger than its samples and this.
+/// header and padding per channel, the CRC. The encoder keeps a frame that is no larger than
+/// its samples with one more bit per sample for a stereo side channel (white noise made frames
+/// of 16,920 bytes for 16,384 of samples), and falls back to verbatim subframes past that.
 const FLAC_FRAME_OVERHEAD: u64 = 32;
 
 /// The source, as the host's probe found it.
@@ -171,12 +172,11 @@ pub fn renditions(source: &Source) -> Vec<Rendition> {
         channels: source.channels,
         bits: source.bits,
     };
-    let nominal_kbps =
-        u64::from(source.rate) * u64::from(source.channels) * u64::from(source.bits) / 1000;
+    let pcm_bitrate = u64::from(source.rate) * u64::from(source.channels) * u64::from(source.bits);
     if source.lossless
         && source.rate <= MAX_FLAC_RATE
         && flac_segment.is_multiple_of(u64::from(rate))
-        && (source.max_bitrate == 0 || nominal_kbps <= u64::from(source.max_bitrate))
+        && (source.max_bitrate == 0 || pcm_bitrate <= u64::from(source.max_bitrate) * 1000)
     {
         renditions.push(flac);
     }
@@ -219,7 +219,10 @@ impl Rendition {
                     as u64
             }
             Variant::Flac => {
-                segment.samples * u64::from(self.channels) * u64::from(self.bits) / 8
+                // A side channel takes one bit more than the source's.
+                let bits_per_frame =
+                    u64::from(self.channels) * u64::from(self.bits) + u64::from(self.channels) - 1;
+                (segment.samples * bits_per_frame).div_ceil(8)
                     + self.packets(segment) * FLAC_FRAME_OVERHEAD
             }
         }
@@ -415,7 +418,7 @@ mod tests {
     #[test]
     fn renditions_table() {
         #[rustfmt::skip]
-        let cases: [RenditionsCase; 10] = [
+        let cases: [RenditionsCase; 12] = [
             ("CD FLAC", source(44_100, 441_000, true, 0), &["aac-64", "aac-128", "aac-256", "flac"], 44_100, 266_240, Some(266_240)),
             ("48 kHz MP3", source(48_000, 480_000, false, 0), &["aac-64", "aac-128", "aac-256"], 48_000, 286_720, None),
             ("96 kHz FLAC: AAC at 48", source(96_000, 960_000, true, 0), &["aac-64", "aac-128", "aac-256", "flac"], 48_000, 286_720, Some(573_440)),
@@ -424,6 +427,8 @@ mod tests {
             ("384 kHz: no FLAC", source(384_000, 3_840_000, true, 0), &["aac-64", "aac-128", "aac-256"], 48_000, 286_720, None),
             ("8 kHz", source(8_000, 80_000, true, 0), &["aac-64", "aac-128", "aac-256", "flac"], 8_000, 49_152, Some(49_152)),
             ("cap 128", source(44_100, 441_000, true, 128), &["aac-64", "aac-128"], 44_100, 266_240, None),
+            ("cap 1411: 1411.2 kbit/s of PCM is over it", source(44_100, 441_000, true, 1411), &["aac-64", "aac-128", "aac-256"], 44_100, 266_240, None),
+            ("cap 1412 keeps FLAC", source(44_100, 441_000, true, 1412), &["aac-64", "aac-128", "aac-256", "flac"], 44_100, 266_240, Some(266_240)),
             ("cap 2000 keeps FLAC", source(44_100, 441_000, true, 2000), &["aac-64", "aac-128", "aac-256", "flac"], 44_100, 266_240, Some(266_240)),
             ("cap 48: only 48", source(44_100, 441_000, false, 48), &["aac-48"], 44_100, 266_240, None),
         ];
@@ -548,7 +553,8 @@ mod tests {
         // Nominal plus the headroom, plus two segment headers per six seconds.
         assert!(bandwidths[0] > 67_200 && bandwidths[0] < 71_000, "{bandwidths:?}");
         assert!(bandwidths[2] > 268_800 && bandwidths[2] < 273_000, "{bandwidths:?}");
-        assert!(bandwidths[3] > 1_411_200 && bandwidths[3] < 1_430_000, "{bandwidths:?}");
+        // FLAC: 33 bits a sample frame (a side channel takes 17), and each frame's overhead.
+        assert!(bandwidths[3] > 1_455_300 && bandwidths[3] < 1_475_000, "{bandwidths:?}");
         assert!(playlist.contains("CODECS=\"mp4a.40.2\"") && playlist.contains("CODECS=\"fLaC\""));
     }
 
