@@ -11,6 +11,7 @@ mod config_checks;
 mod decoder_confinement;
 mod guest_limits;
 mod head;
+mod hls;
 mod library_access;
 mod library_browse;
 mod library_covers;

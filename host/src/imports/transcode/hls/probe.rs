@@ -111,7 +111,7 @@ async fn decoded_samples(
 /// The last `out_time_us` of `ffmpeg -progress` output, once it says `progress=end`.
 fn end_micros(stdout: &str) -> Option<u64> {
     stdout.lines().any(|line| line == "progress=end").then_some(())?;
-    stdout.lines().filter_map(|line| line.strip_prefix("out_time_us=")?.parse().ok()).last()
+    stdout.lines().filter_map(|line| line.strip_prefix("out_time_us=")?.parse().ok()).next_back()
 }
 
 /// A [`Source`] (without a bitrate cap) from ffprobe's `key=value` lines, every field checked:
