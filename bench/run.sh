@@ -6,7 +6,7 @@
 # Builds tapedeck in release, installs what is missing (nginx, wrk, curl, python3, wavpack,
 # iproute2) with apt-get, generates a music library once (cached in target/bench-data/),
 # starts tapedeck and nginx on 127.0.0.1 serving that same directory under /stream/, runs
-# workloads (a)-(g) against both ((e)-(g) beside a reference tool, not nginx; see the
+# workloads (a)-(h) against both ((e)-(h) beside a reference tool, not nginx; see the
 # bench/*.py headers), prints the table and rewrites
 # the results section of bench/RESULTS.md. Every process started here is recorded by PID
 # and stopped by PID on exit. Servers' logs of the last run: target/bench-data/last-*.log.
@@ -172,6 +172,7 @@ if [[ -n ${TAPEDECK_PORT:-} ]]; then
   run transcode.py --target "tapedeck,$TAPEDECK_PORT,$TAPEDECK_PID"
   log "(f) MP3 transcoding";              run mp3.py --target "tapedeck,$TAPEDECK_PORT,$TAPEDECK_PID"
   log "(g) library listing";              run browse.py --target "tapedeck,$TAPEDECK_PORT,$TAPEDECK_PID"
+  log "(h) HLS segment at 90 %";          run hls.py --target "tapedeck,$TAPEDECK_PORT,$TAPEDECK_PID"
 else
   echo '{"row": "(e) .wv→WAV transcode", "server": "tapedeck", "value": null, "unit": "", "better": "", "note": "tapedeck not running"}' >>"$RESULTS"
 fi

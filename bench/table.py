@@ -1,7 +1,7 @@
 """Render the result rows (JSON lines from the other helpers) as one table.
 
 Prints it and rewrites the "## Results" section of bench/RESULTS.md, keeping the header
-above it. Columns: tapedeck, nginx (or, for (e), the named reference), the tapedeck/nginx
+above it. Columns: tapedeck, nginx (or, for (e)-(h), the named reference), the tapedeck/nginx
 ratio for rows where a ratio means something, and which direction is better.
 A server that did not run shows "n/a".
 """
@@ -25,8 +25,8 @@ How to read it: figures are medians (or wrk's percentiles) from one run on a sha
 noisy machine, so compare the two columns of the same run rather than runs. The ratio is
 tapedeck ÷ nginx: above 1 is better for "higher" rows (throughput), below 1 for "lower"
 rows (latency, memory). "zero" rows count leftovers (fds, sockets, processes) and should
-read 0. In (e) the second column is `wvunpack` alone, in (f) `ffmpeg`, in (g) a Python
-`mutagen` listing, not nginx.
+read 0. In (e) the second column is `wvunpack` alone, in (f) and (h) `ffmpeg`, in (g) a
+Python `mutagen` listing, not nginx.
 """
 
 

@@ -12,6 +12,7 @@ mod decoder_confinement;
 mod guest_limits;
 mod head;
 mod hls;
+mod hls_player;
 mod library_access;
 mod library_browse;
 mod library_covers;
