@@ -1,19 +1,19 @@
 //! HLS in a real browser: `tests/browser/hls.mjs` plays `/hls/<path>/index.m3u8` through
 //! hls.js in Debian's Chromium against the real server: a 40 s FLAC (three AAC renditions and
 //! the FLAC one) at the root with no token, and a 40 s MP3 (three AAC renditions) as a tenant
-//! under a path prefix with a token. The script checks the variants, the duration (ffprobe's
-//! of the source), playback, a switch from the lowest rendition to the highest, seeks to 50 %
-//! and 90 % that fetch the segment holding the target, playing to the end, and that nothing
-//! errs. It needs `node`, `/usr/bin/chromium`, playwright-core and hls.js (installed into
-//! `tests/browser/node_modules` here when missing).
+//! under a path prefix with a token. The script checks the variants, the duration (of the
+//! source as ffprobe decodes it), playback, switches from the lowest rendition to the highest,
+//! seeks to 50 % and 90 % that fetch the segment holding the target, playing to the end, and
+//! that nothing errs. It needs `node`, `/usr/bin/chromium`, playwright-core and hls.js
+//! (installed into `tests/browser/node_modules` here when missing).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::config::{ConfigDir, Tenant};
 use crate::support::http::pct_path;
 use crate::support::tagged::{Encoding, untagged};
-use crate::support::{Library, TestServer, run};
+use crate::support::{Library, TestServer, browser, run};
 
 const TOKEN: &str = "hls-s3cret";
 const FLAC: &str = "Lossless/01 - tone café.flac";
@@ -25,50 +25,39 @@ const fn tone(ext: &'static str, args: &'static [&'static str]) -> Encoding {
     Encoding { ext, args, rate: 44_100, channels: 2, seconds: 40.0 }
 }
 
-/// `tests/browser`, with its dependencies installed.
-fn browser_tests() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser");
-    let installed =
-        ["playwright-core", "hls.js"].iter().all(|m| dir.join("node_modules").join(m).is_dir());
-    if !installed {
-        run(Command::new("npm").args(["install", "--no-audit", "--no-fund"]).current_dir(&dir));
-    }
-    dir
-}
-
-/// ffprobe's duration of the file at `path`, in seconds.
+/// The duration of the file at `path` as ffprobe decodes it: its decoded samples over its
+/// rate. An MP3's container duration counts LAME's priming and padding (40.046 s for this
+/// 40 s tone); the decoder drops them, as gapless players and the server do.
 fn duration(path: &Path) -> f64 {
-    let out = run(Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
-        .arg(path));
-    let text = String::from_utf8_lossy(&out);
-    text.trim()
-        .parse()
-        .unwrap_or_else(|e| panic!("ffprobe's duration of {}: {text:?}: {e}", path.display()))
+    let ffprobe = |entries: &str| {
+        let out = run(Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "a:0", "-show_entries", entries])
+            .args(["-of", "csv=p=0"])
+            .arg(path));
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let number = |text: &str| -> f64 {
+        text.trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("ffprobe of {}: {text:?}: {e}", path.display()))
+    };
+    let rate = number(&ffprobe("stream=sample_rate"));
+    let samples: f64 = ffprobe("frame=nb_samples").lines().map(number).sum();
+    assert!(samples > 0.0 && rate > 0.0, "ffprobe decodes nothing of {}", path.display());
+    samples / rate
 }
 
 /// Runs the HLS script on the multivariant playlist at `url`; fails with everything it
 /// printed if it fails.
 #[track_caller]
-fn run_hls(dir: &Path, url: &str, seconds: f64, variants: usize) {
-    let output = Command::new("node")
-        .arg("hls.mjs")
-        .args([url, &format!("{seconds:.6}"), &variants.to_string()])
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run node (is it installed?): {e}"));
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "hls.mjs at {url} failed ({}):\n{printed}", output.status);
+fn run_hls(url: &str, seconds: f64, variants: usize) {
+    let printed =
+        browser::run_script("hls.mjs", &[url, &format!("{seconds:.6}"), &variants.to_string()]);
     eprintln!("hls.mjs at {url}:\n{printed}");
 }
 
 #[test]
 fn hls_plays_switches_and_seeks_in_chromium_at_the_root_and_under_a_tenant() {
-    let dir = browser_tests();
     let (library, config) = (Library::empty(), ConfigDir::new());
     let flac = library.add(FLAC, &untagged(&tone("flac", &["-c:a", "flac"])));
     let mp3 = library.add(MP3, &untagged(&tone("mp3", &["-c:a", "libmp3lame", "-b:a", "128k"])));
@@ -81,10 +70,9 @@ fn hls_plays_switches_and_seeks_in_chromium_at_the_root_and_under_a_tenant() {
     let base = format!("http://{}", server.addr());
 
     // A lossless source: aac-64, aac-128, aac-256 and flac.
-    run_hls(&dir, &format!("{base}/hls/{}/index.m3u8", pct_path(FLAC)), duration(&flac), 4);
+    run_hls(&format!("{base}/hls/{}/index.m3u8", pct_path(FLAC)), duration(&flac), 4);
     // A lossy one, through the tenant's prefix, its token on every request: the AAC three.
     run_hls(
-        &dir,
         &format!("{base}/alice/hls/{}/index.m3u8?token={TOKEN}", pct_path(MP3)),
         duration(&mp3),
         3,

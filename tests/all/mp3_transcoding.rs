@@ -1,7 +1,7 @@
 //! `/stream/mp3/<path>?bitrate=K`: every library format as seekable constant-bitrate MP3.
 //! Exact lengths, every frame's header, ranges as slices of one stream whoever asked first,
-//! the duration players read, a sine that stays a sine across the encoder's block joins, and
-//! the tenant's bitrate limit.
+//! the duration players read (ffmpeg's and Chromium's, which seeks it by a range), a sine
+//! that stays a sine across the encoder's block joins, and the tenant's bitrate limit.
 
 use std::path::Path;
 use std::process::Command;
@@ -10,7 +10,7 @@ use crate::support::byteranges::assert_ranges;
 use crate::support::bytes::SplitMix64;
 use crate::support::config::{ConfigDir, Tenant};
 use crate::support::http::{self, Response};
-use crate::support::{Library, TestServer, assert_same_bytes, run};
+use crate::support::{Library, TestServer, assert_same_bytes, browser, run};
 
 /// Seconds of every source: three encoder blocks of 9.98 s, the last one partial.
 const SOURCE_SECONDS: u32 = 21;
@@ -295,4 +295,30 @@ fn the_tenants_max_bitrate_clamps_a_higher_request() {
     assert!(get.expect_header("etag").ends_with("-mp3-128\""), "{}", get.summary());
     let lower = server.get(&mp3_url(&case.file(), Some(64)), &[]);
     assert_frames(&lower.body, 64, case.channels, "64 is under the limit");
+}
+
+#[test]
+fn chromium_shows_the_duration_and_seeks_to_90_percent_by_a_range() {
+    // Ten minutes: Chromium has buffered far less than 90 % of the transcode when it seeks.
+    let case =
+        Case { ext: "flac", codec: &["-c:a", "flac"], rate: 44_100, channels: 2, bitrate: 128 };
+    let library = Library::empty();
+    let path = library.path(&case.file());
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    run(Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100:duration=600",
+        ])
+        .args(["-ac", "2", "-c:a", "flac"])
+        .arg(&path));
+    let server = TestServer::start(library);
+    let url = format!("http://{}{}", server.addr(), case.url());
+    let printed = browser::run_script("mp3_seek.mjs", &[&url, "600"]);
+    assert!(printed.contains("PASS"), "{printed}");
 }

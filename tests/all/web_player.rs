@@ -3,14 +3,13 @@
 //! path prefix with a token. It needs `node`, `/usr/bin/chromium` and playwright-core
 //! (installed into `tests/browser/node_modules` here when missing).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::json;
 
 use crate::support::config::{ConfigDir, Tenant};
 use crate::support::tagged::{Encoding, FRONT, Song, TagKind, make, picture};
-use crate::support::{Library, TestServer, run};
+use crate::support::{Library, TestServer, browser};
 
 const TOKEN: &str = "player-s3cret";
 /// Set to `1` to write the first run's screenshot to `docs/player.png`.
@@ -50,37 +49,21 @@ fn player_library() -> Library {
     library
 }
 
-/// `tests/browser`, with its dependencies installed.
-fn browser_tests() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser");
-    if !dir.join("node_modules/playwright-core").is_dir() {
-        run(Command::new("npm").args(["install", "--no-audit", "--no-fund"]).current_dir(&dir));
-    }
-    dir
-}
-
 /// Runs the player script at `url`; fails with everything it printed if it fails.
 #[track_caller]
-fn run_player(dir: &Path, url: &str, screenshot: Option<&Path>) {
+fn run_player(url: &str, screenshot: Option<&Path>) {
     let expect = json!({"folder": "Album", "track": "First Song", "wvFolder": "Lossless", "wv": "WavPack Tone"});
-    let mut node = Command::new("node");
-    node.arg("player.mjs").args(["--url", url, "--expect", &expect.to_string()]).current_dir(dir);
-    if let Some(path) = screenshot {
-        node.arg("--screenshot").arg(path);
+    let expect = expect.to_string();
+    let mut args = vec!["--url", url, "--expect", &expect];
+    let screenshot = screenshot.map(|path| path.to_str().expect("a UTF-8 path").to_owned());
+    if let Some(path) = &screenshot {
+        args.extend(["--screenshot", path]);
     }
-    let output =
-        node.output().unwrap_or_else(|e| panic!("cannot run node (is it installed?): {e}"));
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "player.mjs at {url} failed ({}):\n{printed}", output.status);
+    browser::run_script("player.mjs", &args);
 }
 
 #[test]
 fn web_player_plays_browses_and_seeks_in_chromium_at_the_root_and_under_a_tenant() {
-    let dir = browser_tests();
     let (library, config) = (player_library(), ConfigDir::new());
     // The prefixed tenant first: tenants match in order, and the open one matches anything.
     let tenants = [
@@ -92,6 +75,6 @@ fn web_player_plays_browses_and_seeks_in_chromium_at_the_root_and_under_a_tenant
 
     let screenshot = (std::env::var(UPDATE_SCREENSHOT).as_deref() == Ok("1"))
         .then(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/player.png"));
-    run_player(&dir, &format!("{base}/"), screenshot.as_deref());
-    run_player(&dir, &format!("{base}/alice/?token={TOKEN}"), None);
+    run_player(&format!("{base}/"), screenshot.as_deref());
+    run_player(&format!("{base}/alice/?token={TOKEN}"), None);
 }

@@ -40,8 +40,9 @@ import { parseArgs } from 'node:util';
 const HLS_JS = join(dirname(fileURLToPath(import.meta.url)), 'node_modules/hls.js/dist/hls.min.js');
 const DURATION_TOLERANCE = 0.05;
 const SEEK_TOLERANCE = 0.5;
-// Non-fatal hls.js errors that a loaded machine causes without anything wrong in the stream.
-const TOLERATED = ['bufferStalledError', 'bufferNudgeOnStall'];
+// Non-fatal hls.js errors that nothing wrong in the stream causes: stalls on a loaded machine,
+// and `aborted`, the load hls.js cancels itself when a switch or a seek makes it useless.
+const TOLERATED = ['bufferStalledError', 'bufferNudgeOnStall', 'aborted'];
 
 function usage(msg) {
   console.error(`error: ${msg}\nusage: node hls.mjs URL DURATION VARIANTS [--chromium PATH] [--timeout SECS] [--headed]`);

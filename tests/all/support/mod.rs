@@ -4,6 +4,7 @@
 #![allow(dead_code, reason = "each test module uses a different part of the support code")]
 
 pub mod api;
+pub mod browser;
 pub mod bystander;
 pub mod byteranges;
 pub mod bytes;
