@@ -17,7 +17,7 @@ use crate::support::config::{ConfigDir, Tenant};
 use crate::support::http::{self, Response};
 use crate::support::library::MTIME_HTTP;
 use crate::support::media::{Format, encoded, ffmpeg};
-use crate::support::{Library, TestServer, assert_same_bytes, run};
+use crate::support::{Library, TestServer, assert_same_bytes, run, tone};
 
 /// Seconds of every source: three segments of about 6 s, the last one short.
 const SOURCE_SECONDS: u64 = 14;
@@ -507,44 +507,34 @@ fn a_sine_stays_a_sine_across_segment_joins() {
     assert!((want..want + AAC_PACKET).contains(&got), "{got} samples decoded for {want}");
     // Per 10 ms window (10 periods): the level is the sine's and it crosses zero 20 times, but
     // in the first window (the stream's first packet decodes without one before it).
-    let rms = |samples: &mut dyn Iterator<Item = f64>| {
-        (samples.map(|x| x * x).sum::<f64>() / 480.0).sqrt()
-    };
-    let windows: Vec<(f64, f64, f64)> = pcm
-        .chunks_exact(480)
-        .zip(source.chunks_exact(480))
-        .map(|(got, want)| {
-            let error = rms(&mut got.iter().zip(want).map(|(&a, &b)| f64::from(a) - f64::from(b)));
-            (
-                error,
-                rms(&mut got.iter().map(|&a| f64::from(a))),
-                rms(&mut want.iter().map(|&b| f64::from(b))),
-            )
-        })
-        .collect();
-    for (n, &(_, level, want)) in windows.iter().enumerate().skip(1) {
-        assert!((level / want - 1.0).abs() < 0.1, "window {n}: RMS {level:.1} for {want:.1}");
-        let window = &pcm[n * 480..(n + 1) * 480];
-        let crossings = window.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
-        assert!((19..=21).contains(&crossings), "window {n}: {crossings} zero crossings");
+    let windows = tone::windows(&pcm, &source);
+    for (n, w) in windows.iter().enumerate().skip(1) {
+        assert!(
+            (w.level / w.want - 1.0).abs() < 0.1,
+            "window {n}: RMS {:.1} for {:.1}",
+            w.level,
+            w.want
+        );
+        assert!((19..=21).contains(&w.crossings), "window {n}: {} zero crossings", w.crossings);
     }
     // The coding error against the source stays under 8 % of the sine's RMS (it peaks at 6 %
     // here; a slip of one sample is 13 %) from the sixth window (before it, the encoder's
     // onset, which a whole-file encode has too) to the last two (where the sine stops); at
     // every join it is as small as anywhere.
-    let mut errors: Vec<f64> = windows.iter().map(|w| w.0).collect();
+    let mut errors: Vec<f64> = windows.iter().map(|w| w.error).collect();
     errors.sort_by(f64::total_cmp);
     let median = errors[errors.len() / 2];
-    for (n, &(error, _, want)) in windows.iter().enumerate().take(windows.len() - 2).skip(5) {
-        assert!(error < 0.08 * want, "window {n}: error {error:.1} for RMS {want:.1}");
+    for (n, w) in windows.iter().enumerate().take(windows.len() - 2).skip(5) {
+        assert!(w.error < 0.08 * w.want, "window {n}: error {:.1} for RMS {:.1}", w.error, w.want);
     }
     let segment = segment_samples(case.aac_rate) as usize;
     for join in (segment..source.len()).step_by(segment) {
-        let around = windows.iter().enumerate().skip(join / 480 - 1).take(3);
-        for (n, &(error, _, _)) in around {
+        let around = windows.iter().enumerate().skip(join / tone::WINDOW - 1).take(3);
+        for (n, w) in around {
             assert!(
-                error <= 3.0 * median + 10.0,
-                "window {n} at sample {join}: error {error:.1}, median {median:.1}"
+                w.error <= 3.0 * median + 10.0,
+                "window {n} at sample {join}: error {:.1}, median {median:.1}",
+                w.error
             );
         }
     }

@@ -10,7 +10,7 @@ use crate::support::byteranges::assert_ranges;
 use crate::support::bytes::SplitMix64;
 use crate::support::config::{ConfigDir, Tenant};
 use crate::support::http::{self, Response};
-use crate::support::{Library, TestServer, assert_same_bytes, browser, run};
+use crate::support::{Library, TestServer, assert_same_bytes, browser, run, tone};
 
 /// Seconds of every source: three encoder blocks of 9.98 s, the last one partial.
 const SOURCE_SECONDS: u32 = 21;
@@ -239,30 +239,23 @@ fn a_sine_stays_a_sine_across_block_joins() {
     // Per 10 ms window (10 periods), the coding error against the source is steady, about
     // 2.5 % of the sine's RMS here; a join that clicked or slipped would spike it. The level
     // stays the sine's (libmp3lame decodes a pure tone about 5 % louder).
-    let rms = |samples: &mut dyn Iterator<Item = f64>| {
-        (samples.map(|x| x * x).sum::<f64>() / 480.0).sqrt()
-    };
-    let windows: Vec<(f64, f64, f64)> = pcm
-        .chunks_exact(480)
-        .zip(source.chunks_exact(480))
-        .map(|(got, want)| {
-            let error = rms(&mut got.iter().zip(want).map(|(&a, &b)| f64::from(a) - f64::from(b)));
-            (
-                error,
-                rms(&mut got.iter().map(|&a| f64::from(a))),
-                rms(&mut want.iter().map(|&b| f64::from(b))),
-            )
-        })
-        .collect();
-    let mut errors: Vec<f64> = windows.iter().map(|w| w.0).collect();
+    let windows = tone::windows(&pcm, &source);
+    let mut errors: Vec<f64> = windows.iter().map(|w| w.error).collect();
     errors.sort_by(f64::total_cmp);
     let median = errors[errors.len() / 2];
-    for (n, &(error, level, want)) in windows.iter().enumerate() {
-        assert!(error <= 1.5 * median + 10.0, "window {n}: error {error:.1}, median {median:.1}");
-        assert!((level / want - 1.0).abs() < 0.1, "window {n}: RMS {level:.1} for {want:.1}");
-        let window = &pcm[n * 480..(n + 1) * 480];
-        let crossings = window.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
-        assert!((19..=21).contains(&crossings), "window {n}: {crossings} zero crossings");
+    for (n, w) in windows.iter().enumerate() {
+        assert!(
+            w.error <= 1.5 * median + 10.0,
+            "window {n}: error {:.1}, median {median:.1}",
+            w.error
+        );
+        assert!(
+            (w.level / w.want - 1.0).abs() < 0.1,
+            "window {n}: RMS {:.1} for {:.1}",
+            w.level,
+            w.want
+        );
+        assert!((19..=21).contains(&w.crossings), "window {n}: {} zero crossings", w.crossings);
     }
 }
 

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod processes;
 pub mod server;
 pub mod tagged;
+pub mod tone;
 pub mod wav;
 
 use std::process::{Command, Stdio};
