@@ -49,13 +49,18 @@ pub(super) async fn probe(
     }
     let source = {
         let _permit = transcoder.permit()?;
-        let again = reopen_file(&input).map_err(|error| spawn_error("ffprobe", error))?;
+        // The decode that counts samples reads its own open file, opened only where it runs.
+        let again = decoded_length_differs(container)
+            .then(|| reopen_file(&input))
+            .transpose()
+            .map_err(|error| spawn_error("ffprobe", error))?;
         let source = run(input, container).await?;
-        if decoded_length_differs(container) {
-            let samples = decoded_samples(again, container, source.sample_rate).await?;
-            Source { samples, ..source }
-        } else {
-            source
+        match again {
+            Some(again) => {
+                let samples = decoded_samples(again, container, source.sample_rate).await?;
+                Source { samples, ..source }
+            }
+            None => source,
         }
     };
     if let Some(key) = key {

@@ -23,6 +23,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::encoder::{self, frame_len};
+use super::format::RATE;
 use crate::imports::bindings::tapedeck::server::mp3::{Chunk, Container, Mp3Stream};
 use crate::imports::bindings::tapedeck::server::transcode::TranscodeError;
 use crate::imports::decoders::{DecoderPermit, Transcoder};
@@ -47,8 +48,6 @@ const POST_ROLL_FRAMES: u64 = 2;
 const SAMPLES_PER_FRAME: u64 = 1152;
 /// LAME's encoder delay plus the decoder's, in samples: where the first source sample lands.
 const DELAY: u64 = 1105;
-/// Samples per second of the stream.
-const RATE: u64 = 48_000;
 /// The most bytes sent at once.
 const PIECE_BYTES: usize = 64 * 1024;
 
